@@ -646,10 +646,10 @@ def _check(p: Param, value: Any, path: str, problems: list[ParamProblem]) -> Any
     if p.type == "list":
         if isinstance(value, str):
             value = [value]
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            if not (p.name == "messages" and isinstance(value, (list, tuple))):
-                problems.append(ParamProblem(path, "is not a list of strings", p.allowed()))
-                return value
+        is_list = isinstance(value, (list, tuple))
+        if not is_list or (p.name != "messages" and not all(isinstance(v, str) for v in value)):
+            problems.append(ParamProblem(path, "is not a list of strings", p.allowed()))
+            return value
         n = len(value)
         if (p.min_items is not None and n < p.min_items) or (p.max_items is not None and n > p.max_items):
             problems.append(ParamProblem(path, f"has {n} items", p.allowed()))
@@ -701,7 +701,8 @@ def _cross_checks(svc: Service, body: dict[str, Any], problems: list[ParamProble
     """Rules that span fields."""
     if svc.name == "veo31-video":
         gt = body.get("generation_type")
-        n = len(body.get("image_urls") or [])
+        urls = body.get("image_urls")
+        n = len(urls) if isinstance(urls, list) else 0  # a non-list is already reported
         if gt == "FIRST_AND_LAST_FRAMES_2_VIDEO" and n not in (1, 2):
             problems.append(ParamProblem("image_urls", f"has {n} items for {gt}", "1 or 2 image URLs"))
         if gt == "REFERENCE_2_VIDEO" and n < 1:

@@ -1,0 +1,191 @@
+"""The per-key request budget: every request of a key in this process draws from one.
+
+Phaya allows 60 requests per minute per key and answers 429 beyond. Creates, polls,
+API downloads and chat of every client, job, widget and magic using a key share one
+:class:`RequestBudget` (see :func:`budget_for`), so together they stay under the limit.
+Slots go to the most urgent waiter first (interactive before background, then by
+priority), which is how the poll scheduler puts a watched job first.
+
+The budget is loop-agnostic: state sits behind a thread lock and waiters are woken on
+their own event loop, so a sync facade's private loop and a kernel's loop can share it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["RequestBudget", "budget_for"]
+
+_seq = itertools.count()
+
+
+@dataclass(order=True)
+class _Waiter:
+    key: tuple[int, float, int]
+    loop: asyncio.AbstractEventLoop = field(compare=False)
+    fut: asyncio.Future[None] = field(compare=False)
+    granted: bool = field(default=False, compare=False)
+    cell: list[float] | None = field(default=None, compare=False)
+    gone: bool = field(default=False, compare=False)
+
+
+class RequestBudget:
+    """A sliding window of ``requests_per_minute`` per (scaled) minute, plus Retry-After pauses.
+
+    ``time_scale`` divides the window (for a time-scaled sandbox). A small margin on the
+    window absorbs the gap between when we send and when the server counts.
+    """
+
+    def __init__(self, requests_per_minute: int = 60, *, time_scale: float = 1.0):
+        if requests_per_minute < 1:
+            raise ValueError("requests_per_minute must be at least 1")
+        self.limit = int(requests_per_minute)
+        self.time_scale = float(time_scale)
+        self.window = 60.0 / self.time_scale + 0.05
+        self._sent: list[list[float]] = []  # one cell per slot: [time it counts from]
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+        self._waiters: list[_Waiter] = []
+        self.granted = 0
+        self.rate_limited = 0  # 429s reported back to us
+        self.scheduler: Any = None  # the PollScheduler of this budget (set by core.scheduler)
+
+    # ------------------------------------------------------------- state
+
+    def _prune(self, now: float) -> None:
+        if self._sent and min(c[0] for c in self._sent) <= now - self.window:
+            self._sent = [c for c in self._sent if c[0] > now - self.window]
+
+    def _wait_time(self, now: float) -> float:
+        """Seconds until a slot is free (0 if one is free now)."""
+        self._prune(now)
+        wait = max(0.0, self._paused_until - now)
+        if len(self._sent) >= self.limit:
+            times = sorted(c[0] for c in self._sent)
+            wait = max(wait, times[len(times) - self.limit] + self.window - now)
+        return wait
+
+    def settle(self, cell: list[float] | None) -> None:
+        """The answer arrived: the server counted the request by now, so the slot counts from now.
+
+        Timing slots from the answer, not the send, keeps bursts (whose requests the server
+        counts a little later than we sent them) from running ahead of the server's window.
+        """
+        if cell is not None:
+            with self._lock:
+                cell[0] = max(cell[0], time.monotonic())
+
+    @property
+    def remaining(self) -> int:
+        """Requests that could be sent right now without waiting."""
+        with self._lock:
+            now = time.monotonic()
+            self._prune(now)
+            if self._paused_until > now:
+                return 0
+            return max(0, self.limit - len(self._sent))
+
+    @property
+    def paused_for(self) -> float:
+        with self._lock:
+            return max(0.0, self._paused_until - time.monotonic())
+
+    @property
+    def waiting(self) -> int:
+        with self._lock:
+            return sum(1 for w in self._waiters if not w.gone)
+
+    def __repr__(self) -> str:
+        return f"<RequestBudget {self.remaining}/{self.limit} left, window {self.window:.1f}s>"
+
+    def rescale(self, time_scale: float) -> None:
+        """Adopt a server's time scale learned after creation (a sandbox saying how fast it runs)."""
+        with self._lock:
+            self.time_scale = float(time_scale)
+            self.window = 60.0 / self.time_scale + 0.05
+        if self.scheduler is not None:
+            self.scheduler.rescale(self.time_scale)
+
+    # ------------------------------------------------------------- acting
+
+    def pause(self, seconds: float) -> None:
+        """Honour a Retry-After: nobody using this key sends for ``seconds``."""
+        with self._lock:
+            self.rate_limited += 1
+            self._paused_until = max(self._paused_until, time.monotonic() + max(0.0, seconds))
+
+    def _dispatch(self, now: float) -> None:
+        """Give free slots to the best waiters (called with the lock held)."""
+        while self._waiters and self._wait_time(now) <= 0:
+            w = heapq.heappop(self._waiters)
+            if w.gone:
+                continue
+            w.granted = True
+            w.cell = [now]
+            self._sent.append(w.cell)
+            self.granted += 1
+            try:
+                w.loop.call_soon_threadsafe(_resolve, w.fut)
+            except RuntimeError:  # that loop is closed: the slot is spent, nobody waits
+                pass
+
+    def try_acquire(self) -> bool:
+        """Take a slot now if one is free and nobody is queued (no waiting)."""
+        with self._lock:
+            now = time.monotonic()
+            if self._waiters or self._wait_time(now) > 0:
+                return False
+            self._sent.append([now])
+            self.granted += 1
+            return True
+
+    async def acquire(self, priority: float = 0.0, *, background: bool = False) -> list[float] | None:
+        """Wait for a slot. Lower ``priority`` goes first; background waits behind interactive.
+
+        Returns the slot's cell, to pass to :meth:`settle` when the answer arrives.
+        """
+        loop = asyncio.get_running_loop()
+        w = _Waiter((1 if background else 0, priority, next(_seq)), loop, loop.create_future())
+        with self._lock:
+            heapq.heappush(self._waiters, w)
+            self._dispatch(time.monotonic())
+        try:
+            while not w.granted:
+                with self._lock:
+                    delay = self._wait_time(time.monotonic())
+                if not w.fut.done():
+                    await asyncio.wait([w.fut], timeout=max(delay, 0.002))
+                with self._lock:
+                    self._dispatch(time.monotonic())
+        except BaseException:
+            with self._lock:
+                w.gone = True
+            raise
+        return w.cell
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+_REGISTRY: dict[tuple[str, str], RequestBudget] = {}
+_REG_LOCK = threading.Lock()
+
+
+def budget_for(base_url: str, api_key: str, requests_per_minute: int = 60,
+               time_scale: float = 1.0) -> RequestBudget:
+    """The one budget of (base_url, key) in this process; created by the first caller."""
+    ident = (base_url.rstrip("/"), api_key)
+    with _REG_LOCK:
+        b = _REGISTRY.get(ident)
+        if b is None:
+            b = RequestBudget(requests_per_minute, time_scale=time_scale)
+            _REGISTRY[ident] = b
+        return b

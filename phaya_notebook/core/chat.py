@@ -1,0 +1,140 @@
+"""Chat and embeddings: answers as small dataclasses, and the SSE stream parser.
+
+The streaming parser is tolerant by design: comment lines (``:``), blank lines, unknown
+fields and keep-alives are skipped; an ``error`` object arriving mid-stream (on an HTTP
+200) raises :class:`ServerError` with the server's message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import catalog
+from .errors import InvalidParams, ServerError
+
+__all__ = ["ChatChunk", "ChatReply", "Embeddings", "chat_body", "parse_sse"]
+
+
+@dataclass
+class ChatReply:
+    text: str
+    model: str
+    usage: dict[str, Any] = field(default_factory=dict)
+    credits: float = 0.0
+    finish_reason: str | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass
+class ChatChunk:
+    text: str = ""
+    done: bool = False
+    usage: dict[str, Any] | None = None
+    credits: float | None = None
+    model: str | None = None
+
+
+@dataclass
+class Embeddings:
+    vectors: list[list[float]]
+    model: str
+    usage: dict[str, Any] = field(default_factory=dict)
+    credits: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def __getitem__(self, i: int) -> list[float]:
+        return self.vectors[i]
+
+
+_CHAT = catalog.Service(
+    "phaya-gpt/chat", "Phaya-GPT chat", "file", "create", catalog.CHAT_PARAMS,
+    lambda p, f: catalog.Estimate(0.0, False, "per token"), lambda p: 1.0, (), "lower",
+)
+
+
+def chat_body(messages: str | list[dict[str, Any]], model: str | None, stream: bool,
+              kw: dict[str, Any]) -> dict[str, Any]:
+    """Validate a chat request against the catalog; raises InvalidParams before sending."""
+    if isinstance(messages, str):
+        messages = [{"role": "user", "content": messages}]
+    problems: list[catalog.ParamProblem] = []
+    if not isinstance(messages, list) or not messages:
+        problems.append(catalog.ParamProblem("messages", "must be a non-empty list or a string",
+                                             "a string, or a list of {'role', 'content'} dicts"))
+    else:
+        for i, m in enumerate(messages):
+            if not (isinstance(m, dict) and m.get("role") in ("user", "system", "assistant")
+                    and isinstance(m.get("content"), str)):
+                problems.append(catalog.ParamProblem(
+                    f"messages[{i}]", "is not a chat message",
+                    "{'role': 'user'|'system'|'assistant', 'content': str}"))
+    if problems:
+        raise InvalidParams("chat", problems)
+    params = dict(kw)
+    params["messages"] = ["x"]  # shape checked above; the catalog checks the rest
+    if model is not None:
+        params["model"] = model
+    try:
+        body = catalog.validate(_CHAT, params)
+    except catalog.ParamError as err:
+        raise InvalidParams.from_param_error(err) from None
+    body["messages"] = messages
+    body["stream"] = stream
+    return body
+
+
+def reply_from(data: dict[str, Any]) -> ChatReply:
+    """The flat Phaya answer; OpenAI's ``choices[]`` shape is accepted too."""
+    msg = data.get("message")
+    if not isinstance(msg, dict):
+        choices = data.get("choices") or [{}]
+        msg = (choices[0] or {}).get("message") or {}
+        finish = (choices[0] or {}).get("finish_reason")
+    else:
+        finish = data.get("finish_reason")
+    usage = data.get("usage") or {}
+    credits = data.get("credits_used", usage.get("cost", 0.0))
+    return ChatReply(str(msg.get("content") or ""), str(data.get("model") or ""), usage,
+                     float(credits or 0.0), finish)
+
+
+async def parse_sse(lines: AsyncIterator[str]) -> AsyncIterator[ChatChunk]:
+    """Server-sent events -> text deltas, ending with one ``done`` chunk (usage, credits)."""
+    usage: dict[str, Any] | None = None
+    credits: float | None = None
+    model: str | None = None
+    async for raw in lines:
+        line = raw.strip()
+        if not line or line.startswith(":") or not line.startswith("data:"):
+            continue
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            break
+        try:
+            event = json.loads(payload)
+        except ValueError:
+            continue
+        if not isinstance(event, dict):
+            continue
+        if event.get("error"):
+            err = event["error"]
+            text = err.get("message") if isinstance(err, dict) else str(err)
+            raise ServerError(f"chat stream failed mid-answer: {text}", detail=err)
+        model = event.get("model") or model
+        if event.get("usage"):
+            usage = event["usage"]
+            credits = event.get("credits_used", usage.get("cost", credits))
+        for choice in event.get("choices") or []:
+            delta = (choice or {}).get("delta") or {}
+            text = delta.get("content")
+            if text:
+                yield ChatChunk(text=text, model=model)
+    yield ChatChunk(text="", done=True, usage=usage, credits=None if credits is None else float(credits),
+                    model=model)

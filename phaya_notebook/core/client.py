@@ -1,0 +1,794 @@
+"""AsyncPhaya: the one client for the whole contract, and the one request path.
+
+Every request goes through :meth:`AsyncPhaya._call`: it takes a slot from the key's
+shared :class:`RequestBudget`, maps low-level failures to the :mod:`errors` tree in one
+place, and retries what is safe to retry — GETs on transport errors, 429, 5xx and
+malformed JSON. A create POST is retried only when it surely did not reach the server
+(connection refused, 429). After an ambiguous create failure the job is reconciled
+(looked up in the service's history, or in the credits ledger) or the caller gets
+:class:`AmbiguousCreate` — never a blind second charge.
+
+The key lives in a :class:`_Secret` and is sent only in the Authorization header to
+the API's own host; reprs, errors and our logs show at most its last four characters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import pathlib
+import random
+import threading
+import time
+import weakref
+from collections.abc import AsyncGenerator, Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from .. import catalog
+from .budget import RequestBudget, budget_for
+from .chat import ChatChunk, ChatReply, Embeddings, chat_body, parse_sse, reply_from
+from .errors import (
+    AmbiguousCreate,
+    AuthenticationError,
+    BudgetExceeded,
+    ConfirmationRequired,
+    InsufficientCredits,
+    InvalidParams,
+    PhayaError,
+    RateLimited,
+    ServerError,
+    TransportError,
+    mask_key,
+    register_secret,
+    retry_after_of,
+)
+from .jobs import Job, JobEvent, Result, _ts
+from .media import MediaCache, guess_ext, guess_mime
+from .scheduler import PollScheduler, scheduler_for
+
+__all__ = ["AsyncPhaya"]
+
+log = logging.getLogger("phaya_notebook.core")
+
+#: Clock skew allowed between us and the server when matching a job to a create.
+_SKEW = 120.0
+
+
+class _Secret:
+    """Holds the key; its repr and str show only the last four characters."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+        register_secret(value)
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return mask_key(self._value)
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:  # never pickled into a file by accident
+        raise TypeError("the API key cannot be pickled")
+
+
+class _Ambiguous(Exception):
+    """A non-idempotent request failed after it may have reached the server.
+
+    ``kind``: "answered" (5xx or bad JSON: the server's handler is finished), "dropped"
+    (connection cut without an answer) or "timeout" (the server may still be working).
+    """
+
+    def __init__(self, error: PhayaError, kind: str, what: str):
+        super().__init__(str(error))
+        self.error = error
+        self.kind = kind
+        self.what = what
+
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+class AsyncPhaya:
+    """Async client. ``api_key`` / ``base_url`` default to ``PHAYA_API_KEY`` / ``PHAYA_BASE``.
+
+    ``time_scale`` (for a time-scaled sandbox) divides the rate window, the 5 s poll floor
+    and expected durations; ``job_speed`` divides expected durations only (a sandbox's
+    ``speed``). Both are picked up automatically for the embedded sandbox.
+    """
+
+    def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
+                 requests_per_minute: int = 60, cache_dir: str | os.PathLike[str] | None = None,
+                 max_credits: float | None = None, confirm_above: float = 10.0, http_timeout: float = 30.0,
+                 time_scale: float | None = None, job_speed: float | None = None, download: bool = True,
+                 max_retries: int = 5, transport: httpx.AsyncBaseTransport | None = None):
+        key = api_key or os.environ.get("PHAYA_API_KEY")
+        base = base_url or os.environ.get("PHAYA_BASE")
+        if not key:
+            raise AuthenticationError(
+                "no API key: pass api_key=... or set PHAYA_API_KEY "
+                "(phaya_notebook.connect() without a key starts the offline sandbox)")
+        if not base:
+            raise PhayaError("no base URL: pass base_url=... or set PHAYA_BASE (e.g. https://host/api/v1)")
+        self._key = _Secret(key)
+        self.base_url = base.rstrip("/")
+        from .launch import settings_for
+
+        embedded = settings_for(self.base_url) or {}
+        self.time_scale = float(time_scale or embedded.get("time_scale") or 1.0)
+        self.job_speed = float(job_speed or embedded.get("speed") or 1.0)
+        self._speed_known = bool(embedded) or time_scale is not None or job_speed is not None
+        #: a local sandbox of unknown speed: first polls come early until durations are learned
+        self.speed_unknown = False
+        self.is_sandbox = bool(embedded) or urlsplit(self.base_url).hostname in ("127.0.0.1", "localhost", "::1")
+        self.budget: RequestBudget = budget_for(self.base_url, key, requests_per_minute, self.time_scale)
+        self._scheduler: PollScheduler = scheduler_for(self.budget)
+        self.cache = MediaCache(cache_dir)
+        self.download = download
+        self.max_credits = max_credits
+        self.confirm_above = confirm_above
+        self.http_timeout = http_timeout
+        self.max_retries = max_retries
+        self._transport = transport
+        self._host = urlsplit(self.base_url).netloc
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary())
+        self._jobs: dict[tuple[str, str], Job] = {}
+        self._listeners: list[Callable[[JobEvent], Any]] = []
+        self._money = threading.Lock()
+        self._committed = 0.0     # estimates of jobs created or being created (minus releases)
+        self._inflight: dict[str, int] = {}
+        self._balance_cache: tuple[float, float, float] | None = None
+        self.stats = {"requests": 0, "retries": 0, "rate_limited": 0, "reconciled": 0}
+
+    def __repr__(self) -> str:
+        return (f"<AsyncPhaya {self.base_url} key={self._key!r} "
+                f"requests left {self.budget.remaining}/{self.budget.limit}>")
+
+    @property
+    def api_key_masked(self) -> str:
+        return repr(self._key)
+
+    @property
+    def scheduler(self) -> PollScheduler:
+        return self._scheduler
+
+    # ------------------------------------------------------------- plumbing
+
+    def _http(self) -> httpx.AsyncClient:
+        """One httpx client per event loop (connections belong to a loop)."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None or client.is_closed:
+            client = httpx.AsyncClient(timeout=self.http_timeout, transport=self._transport,
+                                       follow_redirects=True,
+                                       limits=httpx.Limits(max_connections=50, max_keepalive_connections=20))
+            self._clients[loop] = client
+        return client
+
+    def _url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._key.get()}"}
+
+    async def _backoff(self, attempt: int) -> None:
+        self.stats["retries"] += 1
+        delay = min(8.0, 0.5 * 2 ** attempt) * random.uniform(0.5, 1.0) / self.time_scale
+        await asyncio.sleep(delay)
+
+    async def _call(self, method: str, path: str, *, json: Any = None, params: Mapping[str, Any] | None = None,
+                    files: Any = None, safe: bool = True, auth: bool = True, priority: float | None = None,
+                    background: bool = False, retries: int | None = None, what: str = "") -> Any:
+        """The one request path: budget, error mapping, safe retries; returns parsed JSON."""
+        url = self._url(path)
+        what = what or f"{method} {path.split('?')[0]}"
+        retries = self.max_retries if retries is None else retries
+        attempt = 0
+        limited = 0
+        while True:
+            cell = None
+            if auth:
+                cell = await self.budget.acquire(time.monotonic() if priority is None else priority,
+                                                 background=background)
+            self.stats["requests"] += 1
+            try:
+                resp = await self._http().request(method, url, json=json, params=params, files=files,
+                                                  headers=self._auth() if auth else None)
+            except _NOT_SENT as exc:
+                self.budget.settle(cell)
+                err: PhayaError = TransportError(f"{what}: could not connect to {self._host} "
+                                                 f"({type(exc).__name__})")
+                if attempt < retries:
+                    attempt += 1
+                    await self._backoff(attempt)
+                    continue
+                raise err from exc
+            except httpx.TransportError as exc:
+                self.budget.settle(cell)
+                timed_out = isinstance(exc, httpx.TimeoutException)
+                err = TransportError(f"{what}: {'no answer in time' if timed_out else 'connection dropped'} "
+                                     f"({type(exc).__name__})")
+                if not safe:
+                    raise _Ambiguous(err, "timeout" if timed_out else "dropped",
+                                     "no answer in time" if timed_out else "the connection was dropped") from exc
+                if attempt < retries:
+                    attempt += 1
+                    await self._backoff(attempt)
+                    continue
+                raise err from exc
+            self.budget.settle(cell)
+            code = resp.status_code
+            if code == 429:
+                retry_after = retry_after_of(resp)
+                self.stats["rate_limited"] += 1
+                self.budget.pause(retry_after if retry_after is not None else
+                                  self.budget.window / self.budget.limit * 2)
+                limited += 1
+                if limited <= max(retries, 3) * 2:
+                    continue
+                raise PhayaError.from_response(resp, what)
+            if code >= 500:
+                err = PhayaError.from_response(resp, what)
+                if not safe:
+                    raise _Ambiguous(err, "answered", f"the server answered {code}")
+                if attempt < retries:
+                    attempt += 1
+                    await self._backoff(attempt)
+                    continue
+                raise err
+            if code >= 400:
+                raise PhayaError.from_response(resp, what)
+            try:
+                return resp.json()
+            except ValueError:
+                err = ServerError(f"{what}: the answer ({code}) is not valid JSON")
+                if not safe:
+                    raise _Ambiguous(err, "answered", "the answer was not valid JSON") from None
+                if attempt < retries:
+                    attempt += 1
+                    await self._backoff(attempt)
+                    continue
+                raise err from None
+
+    async def _get(self, path: str, **kw: Any) -> Any:
+        return await self._call("GET", path, **kw)
+
+    # ------------------------------------------------------------- account
+
+    async def credits(self) -> float:
+        data = await self._get("/user/credits")
+        return float(_field(data, "credits_balance", "credits", "balance"))
+
+    async def profile(self) -> dict[str, Any]:
+        data = await self._get("/user/profile")
+        return dict(data.get("data", data)) if isinstance(data, dict) else {"profile": data}
+
+    async def credits_history(self, limit: int = 20) -> list[dict[str, Any]]:
+        data = await self._get("/user/credits/history", params={"limit": limit})
+        return _listing(data, "transactions", "history", "data")
+
+    async def _balance_for(self, own: float) -> float:
+        """The balance left for a job about to be created (one request serves a burst of submits).
+
+        A balance read a moment ago is reused, minus every job reserved since (the one that
+        read it included), so a burst of expensive submits needs one ``/user/credits``.
+        """
+        now = time.monotonic()
+        cached = self._balance_cache
+        if cached is None or now - cached[0] > 2.0 / self.time_scale:
+            before = self.committed_credits - own
+            balance = await self.credits()
+            self._balance_cache = (time.monotonic(), balance, before)
+            return balance
+        _, balance, before = cached
+        return balance - max(0.0, self.committed_credits - own - before)
+
+    async def _learn_sandbox_speed(self) -> None:
+        """A local sandbox we were not told about may say how fast it runs (``/_sandbox/health``).
+
+        Only timing depends on it; without an answer the scheduler learns from durations.
+        """
+        if self._speed_known or not self.is_sandbox:
+            return
+        self._speed_known = True
+        root = self.base_url.rsplit("/api/", 1)[0]
+        try:
+            resp = await self._http().get(f"{root}/_sandbox/health", timeout=2.0)
+            data = resp.json() if resp.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        speed, scale = data.get("speed"), data.get("time_scale")
+        self.speed_unknown = not isinstance(speed, (int, float))
+        if isinstance(speed, (int, float)) and speed > 0:
+            self.job_speed = float(speed)
+        if isinstance(scale, (int, float)) and scale > 0 and float(scale) != self.time_scale:
+            self.time_scale = float(scale)
+            self.budget.rescale(self.time_scale)
+
+    # ------------------------------------------------------------- validation and money
+
+    def _service(self, service: str | catalog.Service) -> catalog.Service:
+        if isinstance(service, catalog.Service):
+            return service
+        try:
+            return catalog.resolve_service(service)
+        except catalog.ParamError as err:
+            raise InvalidParams.from_param_error(err) from None
+
+    def _validate(self, svc: catalog.Service, params: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            return catalog.validate(svc, params)
+        except catalog.ParamError as err:
+            raise InvalidParams.from_param_error(err) from None
+
+    def estimate(self, service: str | catalog.Service, **params: Any) -> catalog.Estimate:
+        """The price of a job, validated, without any request."""
+        svc = self._service(service)
+        return catalog.estimate(svc, self._validate(svc, params))
+
+    @property
+    def committed_credits(self) -> float:
+        """Estimated credits of jobs this client created (or is creating), minus refunds."""
+        with self._money:
+            return self._committed
+
+    def _reserve(self, credits: float) -> None:
+        with self._money:
+            if self.max_credits is not None and self._committed + credits > self.max_credits + 1e-9:
+                left = max(0.0, self.max_credits - self._committed)
+                raise BudgetExceeded(
+                    f"this job (~{credits:g} credits) would exceed the session budget max_credits="
+                    f"{self.max_credits:g} ({left:g} left)", estimate=credits, remaining=left)
+            self._committed += credits
+
+    def _unreserve(self, credits: float) -> None:
+        with self._money:
+            self._committed = max(0.0, self._committed - credits)
+
+    def _settle(self, job: Job) -> None:
+        """A completed job: its reservation becomes what the server actually charged."""
+        reserved = getattr(job, "_reserved", 0.0)
+        if job.charged is not None and reserved and job.charged < reserved:
+            self._unreserve(reserved - job.charged)
+            job._reserved = job.charged  # type: ignore[attr-defined]
+
+    def _release(self, job: Job) -> None:
+        amount = getattr(job, "_reserved", 0.0)
+        job._reserved = 0.0  # type: ignore[attr-defined]
+        if amount:
+            self._unreserve(amount)
+
+    # ------------------------------------------------------------- jobs
+
+    async def submit(self, service: str | catalog.Service, *, confirm: bool = False, tags: tuple[str, ...] = (),
+                     watch: bool = False, **params: Any) -> Job:
+        """Validate, price, guard the money, create (one request), start polling; returns the Job."""
+        svc = self._service(service)
+        body = self._validate(svc, params)
+        est = catalog.estimate(svc, body)
+        if est.credits > self.confirm_above and not confirm:
+            raise ConfirmationRequired(
+                f"{svc.name} costs about {est.credits:g} credits ({est.basis}), above confirm_above="
+                f"{self.confirm_above:g}: pass confirm=True to run it", estimate=est)
+        await self._learn_sandbox_speed()
+        self._reserve(est.credits)
+        try:
+            if est.credits >= self.confirm_above:
+                balance = await self._balance_for(est.credits)
+                if balance < est.credits:
+                    raise InsufficientCredits(
+                        f"{svc.name} needs about {est.credits:g} credits; the balance is {balance:g}",
+                        needed=est.credits, balance=balance)
+            job_id, data = await self._create(svc, body)
+        except BaseException:
+            self._unreserve(est.credits)
+            raise
+        charged = data.get("credits_charged")
+        job = Job(self, svc, job_id, body, est, tags=tuple(tags),
+                  charged=float(charged) if isinstance(charged, (int, float)) else None,
+                  raw_status=data.get("status") if isinstance(data.get("status"), str) else None)
+        job._reserved = est.credits  # type: ignore[attr-defined]
+        job.watched = watch
+        self._jobs[(svc.name, job_id)] = job
+        self._emit("created", job)
+        job._ensure_driver()
+        return job
+
+    async def generate(self, service: str | catalog.Service, *, confirm: bool = False,
+                       on_progress: Callable[[Job], Any] | None = None, timeout: float | None = None,
+                       tags: tuple[str, ...] = (), **params: Any) -> Result:
+        """Submit and wait: the finished Result (JobFailed / JobTimeout otherwise)."""
+        job = await self.submit(service, confirm=confirm, tags=tags, watch=True, **params)
+        return await job.wait(on_progress=on_progress, timeout=timeout)
+
+    async def job(self, service: str | catalog.Service, job_id: str) -> Job:
+        """Re-attach to a job by id (resume after a timeout or a restart); polling restarts."""
+        svc = self._service(service)
+        await self._learn_sandbox_speed()
+        job = self._jobs.get((svc.name, job_id))
+        if job is None:
+            job = Job(self, svc, job_id, {}, catalog.Estimate(svc.min_price, False, "resumed"))
+            job._reserved = 0.0  # type: ignore[attr-defined]
+            self._jobs[(svc.name, job_id)] = job
+            await job.refresh()
+            created = _ts(job.fields.get("created_at"))
+            if created is not None:
+                job.created_at = min(created, time.time())
+        job._deadline_mono = time.monotonic() + svc.timeout_for(job.params) / self.time_scale
+        job.timed_out = False
+        if not job.done:
+            job._ensure_driver()
+        return job
+
+    @property
+    def jobs(self) -> list[Job]:
+        return list(self._jobs.values())
+
+    async def _poll(self, job: Job, due: float, interactive: bool = False) -> dict[str, Any]:
+        data = await self._get(job.service.status_url(job.id), priority=due,
+                               background=not (interactive or job.watched), retries=2,
+                               what=f"status of {job.service.name} job {job.id}")
+        if not isinstance(data, dict):
+            raise ServerError(f"status of {job.id}: expected an object")
+        return dict(data.get("data", data)) if "status" not in data and isinstance(data.get("data"), dict) \
+            else data
+
+    async def _cancel(self, job: Job) -> bool:
+        # cancelling is safe to repeat: a second cancel of a cancelled job just says no
+        data = await self._call("POST", job.service.cancel_url(job.id), safe=True, retries=2)
+        return bool(isinstance(data, dict) and data.get("success"))
+
+    async def history(self, service: str | catalog.Service, limit: int = 20) -> list[dict[str, Any]]:
+        svc = self._service(service)
+        if not svc.history:
+            raise PhayaError(f"{svc.name} has no history endpoint (services with one: "
+                             + ", ".join(s.name for s in catalog.SERVICES.values() if s.history) + ")")
+        data = await self._get(svc.history, params={"limit": limit})
+        return _listing(data, "jobs", "characters", "history", "data")
+
+    # ------------------------------------------------------------- create and reconcile
+
+    async def _create(self, svc: catalog.Service, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """One create request; reconciled, never blindly repeated, after an ambiguous failure."""
+        sent_at = time.time()
+        self._inflight[svc.name] = self._inflight.get(svc.name, 0) + 1
+        try:
+            for _ in range(3):
+                try:
+                    # in a burst the longest jobs start first (it shortens the whole sweep)
+                    lpt = time.monotonic() - self._scheduler.base_seconds(svc, body, self.job_speed)
+                    data = await self._call("POST", svc.create_path, json=body, safe=False, priority=lpt,
+                                            what=f"create {svc.name}")
+                except _Ambiguous as amb:
+                    found = await self._reconcile(svc, body, sent_at, amb)
+                    if found is not None:
+                        self.stats["reconciled"] += 1
+                        log.info("%s create failed ambiguously (%s) but the job exists: %s",
+                                 svc.name, amb.what, found[0])
+                        return found
+                    if amb.kind != "timeout" and self._can_prove_absent(svc):
+                        log.info("%s create failed (%s) and no job was made: sending again", svc.name, amb.what)
+                        sent_at = time.time()
+                        continue
+                    raise AmbiguousCreate(_ambiguous_text(svc, amb, sent_at), service=svc.name,
+                                          sent_at=sent_at) from amb.error
+                if not isinstance(data, dict):
+                    raise ServerError(f"create {svc.name}: expected an object, got {type(data).__name__}")
+                job_id = _job_id(data)
+                if not job_id:
+                    raise ServerError(f"create {svc.name}: the answer has no job id")
+                return job_id, data
+            raise AmbiguousCreate(f"create {svc.name}: the server kept failing; nothing was charged "
+                                  "(checked); try again later", service=svc.name, sent_at=sent_at)
+        finally:
+            self._inflight[svc.name] -= 1
+
+    def _can_prove_absent(self, svc: catalog.Service) -> bool:
+        return bool(_history_lookup(svc)) or (svc.charge_on == "create" and svc.min_price > 0)
+
+    async def _reconcile(self, svc: catalog.Service, body: dict[str, Any], sent_at: float,
+                         amb: _Ambiguous) -> tuple[str, dict[str, Any]] | None:
+        """Find the job an ambiguous create made, if any (history, else the credits ledger)."""
+        if not self._can_prove_absent(svc):
+            return None
+        # let our other creates of this service finish, so their ids are known
+        for _ in range(100):
+            if self._inflight.get(svc.name, 0) <= 1:
+                break
+            await asyncio.sleep(0.05)
+        looks = {"answered": [0.0], "dropped": [0.5, 2.0]}.get(amb.kind, [1.0, 3.0])
+        for delay in looks:
+            await asyncio.sleep(delay)
+            try:
+                found = await self._lookup(svc, body, sent_at)
+            except PhayaError as exc:
+                log.warning("reconciling a %s create failed: %s", svc.name, exc)
+                return None
+            if found == "many":
+                return None
+            if found is not None:
+                return found
+        return None
+
+    async def _lookup(self, svc: catalog.Service, body: dict[str, Any], sent_at: float) -> Any:
+        known = {jid for (name, jid) in self._jobs if name == svc.name}
+        hist = _history_lookup(svc)
+        if hist:
+            data = await self._get(hist, params={"limit": 50})
+            items = _listing(data, "jobs", "history", "data")
+            cands = []
+            for it in items:
+                jid = _job_id(it)
+                if not jid or jid in known:
+                    continue
+                created = _ts(it.get("created_at"))
+                if created is not None and created < sent_at - _SKEW:
+                    continue
+                if any(k in it and it[k] != v for k, v in body.items() if k != "prompt") \
+                        or it.get("prompt", body.get("prompt")) != body.get("prompt"):
+                    continue
+                cands.append((jid, it))
+        else:
+            items = await self.credits_history(limit=50)
+            cands = []
+            for it in items:
+                jid = it.get("job_id")
+                if it.get("kind", "charge") != "charge" or it.get("service") != svc.name or not jid:
+                    continue
+                created = _ts(it.get("created_at"))
+                if jid in known or (created is not None and created < sent_at - _SKEW):
+                    continue
+                cands.append((jid, {"job_id": jid, "credits_charged": abs(float(it.get("amount") or 0))}))
+        if len(cands) > 1:
+            return "many"
+        return cands[0] if cands else None
+
+    # ------------------------------------------------------------- results and media
+
+    async def _make_result(self, job: Job) -> Result:
+        data = job.fields
+        urls: list[str] = []
+        for name in job.service.result_fields:
+            if name in ("origin_url",):
+                continue
+            value = data.get(name)
+            for v in value if isinstance(value, list) else [value]:
+                if isinstance(v, str) and v.startswith(("http://", "https://")) and v not in urls:
+                    urls.append(v)
+        char = data.get("character_id") if isinstance(data.get("character_id"), str) else None
+        result = Result(job.id, job.service.name, job.service.media, urls, [], data,
+                        credits=float(job.charged or 0.0), character_id=char)
+        if self.download:
+            for url in urls:
+                try:
+                    content, ctype = await self._fetch(url)
+                except PhayaError as exc:
+                    result.download_errors.append(f"{url}: {exc}")
+                    continue
+                path = await asyncio.to_thread(self.cache.store, content, guess_ext(url, ctype))
+                result.paths.append(path)
+                result.mime_types.append(guess_mime(path, ctype))
+                result.sizes.append(len(content))
+        return result
+
+    async def _fetch(self, url: str) -> tuple[bytes, str | None]:
+        """Download a result file. The key goes only to the API's own host, and only if it asks."""
+        same_host = urlsplit(url).netloc == self._host
+        counted = url.startswith(self.base_url + "/")
+        with_auth = counted
+        attempt = limited = 0
+        while True:
+            cell = None
+            if counted or with_auth:
+                cell = await self.budget.acquire(time.monotonic(), background=True)
+            try:
+                resp = await self._http().get(url, headers=self._auth() if with_auth else None)
+            except httpx.TransportError as exc:
+                self.budget.settle(cell)
+                if attempt < 3:
+                    attempt += 1
+                    await self._backoff(attempt)
+                    continue
+                raise TransportError(f"download of a result failed ({type(exc).__name__})") from exc
+            self.budget.settle(cell)
+            if resp.status_code in (401, 403) and same_host and not with_auth:
+                with_auth = True
+                continue
+            if resp.status_code == 429 and limited < 10:
+                limited += 1
+                if with_auth or counted:
+                    self.budget.pause(retry_after_of(resp) or 1.0)
+                else:  # a storage host's own limit: wait, without stopping API traffic
+                    await asyncio.sleep(min(retry_after_of(resp) or 1.0, 10.0) / self.time_scale)
+                continue
+            if resp.status_code >= 500 and attempt < 3:
+                attempt += 1
+                await self._backoff(attempt)
+                continue
+            if resp.status_code >= 400:
+                raise PhayaError.from_response(resp, "download")
+            return resp.content, resp.headers.get("content-type")
+
+    async def upload(self, path_or_bytes: str | os.PathLike[str] | bytes, filename: str | None = None) -> str:
+        """Put a local file in Phaya storage (``media/upload``); returns its URL for *_url params."""
+        if isinstance(path_or_bytes, (bytes, bytearray)):
+            content, name = bytes(path_or_bytes), filename or "upload.bin"
+        else:
+            p = pathlib.Path(path_or_bytes)
+            if not p.is_file():
+                raise InvalidParams("upload", [catalog.ParamProblem("path_or_bytes", f"{str(p)!r} is not a file",
+                                                                    "bytes or the path of an existing file")])
+            content, name = p.read_bytes(), filename or p.name
+        data = await self._call("POST", "/media/upload", files={"file": (name, content)}, safe=True,
+                                what="upload")
+        url = _field(data, "url", "file_url", "data") if isinstance(data, dict) else None
+        if not isinstance(url, str):
+            raise ServerError("upload: the answer has no url")
+        return url
+
+    # ------------------------------------------------------------- chat and lists
+
+    async def chat(self, messages: str | list[dict[str, Any]], *, model: str | None = None,
+                   **kw: Any) -> ChatReply:
+        body = chat_body(messages, model, False, kw)
+        try:
+            data = await self._call("POST", "/phaya-gpt/chat/completions", json=body, safe=False, what="chat")
+        except _Ambiguous as amb:
+            raise amb.error from None
+        return reply_from(data if isinstance(data, dict) else {})
+
+    async def chat_stream(self, messages: str | list[dict[str, Any]], *, model: str | None = None,
+                          **kw: Any) -> AsyncGenerator[ChatChunk, None]:
+        """Text deltas as they arrive, then one ``done`` chunk with usage and credits."""
+        body = chat_body(messages, model, True, kw)
+        for attempt in range(self.max_retries + 1):
+            cell = await self.budget.acquire(time.monotonic())
+            self.stats["requests"] += 1
+            try:
+                async with self._http().stream("POST", self._url("/phaya-gpt/chat/completions"), json=body,
+                                               headers=self._auth()) as resp:
+                    self.budget.settle(cell)
+                    if resp.status_code == 429:
+                        self.budget.pause(retry_after_of(resp) or 1.0)
+                        continue
+                    if resp.status_code >= 400:
+                        await resp.aread()
+                        raise PhayaError.from_response(resp, "chat stream")
+                    async for chunk in parse_sse(resp.aiter_lines()):
+                        yield chunk
+                    return
+            except _NOT_SENT as exc:
+                if attempt < self.max_retries:
+                    await self._backoff(attempt)
+                    continue
+                raise TransportError(f"chat stream: could not connect ({type(exc).__name__})") from exc
+            except httpx.TransportError as exc:
+                raise TransportError(f"chat stream broke off ({type(exc).__name__})") from exc
+        raise RateLimited("chat stream: still rate limited after retries")
+
+    async def embed(self, input: str | list[str], *, model: str | None = None) -> Embeddings:
+        if not (isinstance(input, str) or (isinstance(input, list) and input
+                                           and all(isinstance(x, str) for x in input))):
+            raise InvalidParams("embedding", [catalog.ParamProblem("input", "is not text",
+                                                                   "a string or a non-empty list of strings")])
+        model = model or next(iter(catalog.EMBEDDING_MODELS))
+        if model not in catalog.EMBEDDING_MODELS:
+            raise InvalidParams("embedding", [catalog.ParamProblem(
+                "model", f"{model!r} is not allowed", ", ".join(catalog.EMBEDDING_MODELS))])
+        try:
+            data = await self._call("POST", "/embedding/create", json={"input": input, "model": model},
+                                    safe=False, what="embedding")
+        except _Ambiguous as amb:
+            raise amb.error from None
+        items = sorted(data.get("data") or [], key=lambda d: d.get("index", 0))
+        return Embeddings([list(map(float, d["embedding"])) for d in items], str(data.get("model") or model),
+                          data.get("usage") or {}, float(data.get("credits_used") or 0.0))
+
+    async def voices(self) -> list[dict[str, Any]]:
+        return _listing(await self._get("/text-to-speech/voices", auth=False), "voices")
+
+    async def models(self) -> list[dict[str, Any]]:
+        return _listing(await self._get("/phaya-gpt/models"), "models", "data")
+
+    async def pricing(self) -> list[dict[str, Any]]:
+        return _listing(await self._get("/phaya-gpt/pricing"), "pricing", "data")
+
+    async def characters(self) -> list[dict[str, Any]]:
+        return _listing(await self._get("/sora2-character/list"), "characters", "data")
+
+    async def supported_platforms(self) -> list[str]:
+        return [str(p) for p in _listing(await self._get("/video-download/supported-platforms"),
+                                         "platforms", "data")]
+
+    # ------------------------------------------------------------- events and closing
+
+    def add_listener(self, fn: Callable[[JobEvent], Any]) -> None:
+        self._listeners.append(fn)
+
+    def remove_listener(self, fn: Callable[[JobEvent], Any]) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def _emit(self, kind: str, job: Job) -> None:
+        event = JobEvent(kind, job)  # type: ignore[arg-type]
+        for fn in list(self._listeners):
+            try:
+                fn(event)
+            except Exception:
+                log.exception("job listener failed on %s", kind)
+
+    async def aclose(self) -> None:
+        """Stop polling on this loop (jobs stay resumable) and close its connections."""
+        loop = asyncio.get_running_loop()
+        for job in self._jobs.values():
+            d = job._driver
+            if d is not None and not d.done() and d.get_loop() is loop:
+                d.cancel()
+        client = self._clients.pop(loop, None)
+        if client is not None:
+            await client.aclose()
+
+    async def __aenter__(self) -> AsyncPhaya:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+# ----------------------------------------------------------------- helpers
+
+
+def _field(data: Any, *names: str) -> Any:
+    if isinstance(data, dict):
+        for n in names:
+            if n in data and data[n] is not None:
+                return data[n]
+        inner = data.get("data")
+        if isinstance(inner, dict):
+            return _field(inner, *names)
+    raise ServerError(f"the answer has none of the fields {', '.join(names)}")
+
+
+def _listing(data: Any, *names: str) -> list[Any]:
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        for n in names:
+            if isinstance(data.get(n), list):
+                return list(data[n])
+    raise ServerError(f"expected a list under {' / '.join(names)}")
+
+
+def _job_id(data: Mapping[str, Any]) -> str | None:
+    for k in ("job_id", "id"):
+        if isinstance(data.get(k), str) and data[k]:
+            return str(data[k])
+    inner = data.get("data")
+    if isinstance(inner, dict) and isinstance(inner.get("job_id"), str):
+        return str(inner["job_id"])
+    return None
+
+
+def _history_lookup(svc: catalog.Service) -> str | None:
+    """A history listing that shows jobs with their prompt (sora2-character's list does not)."""
+    return svc.history if svc.history and not svc.history.endswith("/list") else None
+
+
+def _ambiguous_text(svc: catalog.Service, amb: _Ambiguous, sent_at: float) -> str:
+    when = time.strftime("%H:%M:%S", time.localtime(sent_at))
+    how = ("client.credits_history() (or the Phaya dashboard) for a charge"
+           if svc.min_price > 0 else "the Phaya dashboard for a new job")
+    return (f"create {svc.name}: {amb.what}; the request may have reached the server and no matching job "
+            f"could be found. It was NOT sent again, to avoid a second charge. Check {how} for {svc.name} "
+            f"after {when}; if there is none, submit again.")
+

@@ -1,0 +1,147 @@
+"""When to poll which job: one scheduler per request budget (so per key).
+
+The first poll of a job lands near its expected completion: the catalog's typical
+duration, scaled by what this process has observed for the service (the ratio of real
+to typical durations), taken at the high end so most jobs need a single poll. Later
+polls back off (x1.5 from 5 s, capped) and are never closer than the server's 5 s
+status cache. Due polls queue on the budget by due time; a watched job queues as
+interactive, so it goes first. ``time_scale`` shrinks every interval for a time-scaled
+sandbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import threading
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+from .. import catalog
+from .budget import RequestBudget
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .jobs import Job
+
+__all__ = ["PollScheduler", "scheduler_for"]
+
+#: Where the first poll lands without observations, as a multiple of the typical duration:
+#: high in the contract's +-30 % spread, so most jobs need one poll; the rest are found by
+#: the server's progress hint (when it gives one) or the back-off.
+DEFAULT_UPPER = 1.15
+
+
+class PollScheduler:
+    """Per-key poll timing, shared by every job of the key in this process."""
+
+    def __init__(self, budget: RequestBudget, time_scale: float = 1.0):
+        self.budget = budget
+        self.time_scale = time_scale
+        self.min_interval = 5.0 / time_scale          # the server's status cache
+        self.max_interval = 60.0 / time_scale         # back-off cap
+        self._obs: dict[str, deque[float]] = {}
+        self._all: deque[float] = deque(maxlen=50)
+        self._lock = threading.Lock()
+
+    def rescale(self, time_scale: float) -> None:
+        self.time_scale = time_scale
+        self.min_interval = 5.0 / time_scale
+        self.max_interval = 60.0 / time_scale
+
+    # ------------------------------------------------------------- learning
+
+    def base_seconds(self, service: catalog.Service, params: dict, job_speed: float = 1.0) -> float:
+        """The catalog's typical duration in this client's clock (speed and time scale)."""
+        return catalog.typical_seconds(service, params) / (job_speed * self.time_scale)
+
+    def observe(self, service: str, base: float, actual: float) -> None:
+        """Record a finished job: actual seconds against the base expectation."""
+        if base <= 0 or actual <= 0:
+            return
+        f = actual / base
+        with self._lock:
+            self._obs.setdefault(service, deque(maxlen=20)).append(f)
+            self._all.append(f)
+
+    def _factors(self, service: str) -> list[float]:
+        with self._lock:
+            own = list(self._obs.get(service, ()))
+            return own if own else list(self._all)
+
+    def _own(self, service: str) -> list[float]:
+        with self._lock:
+            return list(self._obs.get(service, ()))
+
+    def typical_factor(self, service: str) -> float:
+        fs = self._factors(service)
+        return statistics.median(fs) if fs else 1.0
+
+    def upper_factor(self, service: str) -> float:
+        """Where the first poll goes, relative to base: the slow end of what we have seen.
+
+        Without observations of the service, other services' observations are used only
+        to detect a sped-up server (a sandbox whose speed we were not told): when jobs in
+        general finish in under half their typical time, their median scales the default.
+        Slower-than-typical is left to the back-off (queues make it noisy).
+        """
+        with self._lock:
+            own = list(self._obs.get(service, ()))
+            everyone = list(self._all)
+        if len(own) >= 3:
+            recent = sorted(own[-12:])
+            return recent[int(0.75 * (len(recent) - 1) + 0.5)] * 1.03
+        if own:
+            return max(max(own) * 1.03, statistics.median(own) * 1.15)
+        if everyone:
+            g = statistics.median(everyone)
+            if g < 0.5 and (len(everyone) >= 3 or g < 0.1):
+                return g * DEFAULT_UPPER
+        return DEFAULT_UPPER
+
+    def expected_seconds(self, service: str, base: float) -> float:
+        return base * self.typical_factor(service)
+
+    # ------------------------------------------------------------- timing
+
+    def next_due(self, job: Job) -> float:
+        """Monotonic time of this job's next poll."""
+        upper = job._created_mono + job._base_seconds * self.upper_factor(job.service.name)
+        if job._client.speed_unknown and not self._own(job.service.name):
+            # a sandbox that did not say how fast it runs: look early rather than wait minutes
+            upper = min(upper, job._created_mono + self.min_interval)
+        if job._polls == 0:
+            return upper
+        floor = job._last_poll_mono + self.min_interval
+        hint = job._predicted_end
+        if hint is not None and hint > job._last_poll_mono:
+            # the server said how far along it is: look again just after the predicted end
+            return max(floor, hint + 0.02 * job._base_seconds)
+        k = job._late_polls
+        step = min(self.max_interval, max(self.min_interval, self.min_interval * 1.5 ** k))
+        due = job._last_poll_mono + step
+        if self._own(job.service.name):  # this service's own record says when it should be done
+            due = max(due, upper)
+        return max(due, floor)
+
+    async def turn(self, job: Job, deadline: float) -> float:
+        """Sleep until this job's poll is due (re-planning as we learn); return the due time."""
+        while True:
+            due = min(self.next_due(job), deadline)
+            now = time.monotonic()
+            if due <= now or job.done:
+                return due
+            await asyncio.sleep(min(due - now, max(0.05, 1.0 / self.time_scale)))
+
+
+_REG: dict[int, PollScheduler] = {}
+_REG_LOCK = threading.Lock()
+
+
+def scheduler_for(budget: RequestBudget) -> PollScheduler:
+    """The one scheduler of a budget."""
+    with _REG_LOCK:
+        if budget.scheduler is None:
+            budget.scheduler = PollScheduler(budget, budget.time_scale)
+        sched: PollScheduler = budget.scheduler
+        return sched

@@ -1,0 +1,65 @@
+"""``python -m phaya_notebook.sandbox``: run an offline Phaya in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from .config import SandboxConfig
+from .launcher import SandboxServer
+
+DEFAULT_PORT = 8765
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m phaya_notebook.sandbox", description=__doc__)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    ap.add_argument("--speed", type=float, default=30.0, help="divides job durations (default 30)")
+    ap.add_argument("--credits", type=float, default=100.0, help="play credits per key (default 100)")
+    ap.add_argument("--api-key", action="append", default=[], metavar="KEY[:CREDITS]",
+                    help="a key to accept (repeatable); default: one generated demo key")
+    ap.add_argument("--time-scale", type=float, default=1.0,
+                    help="divides the rate-limit window, the status cache and job durations")
+    ap.add_argument("--url-ttl", type=float, default=3600.0, help="seconds before media URLs answer 410")
+    ap.add_argument("--data-dir", default=None, help="where media files go (default: a temp dir)")
+    ap.add_argument("--rate-limit", type=int, default=60, help="requests per window per key")
+    ap.add_argument("--max-upload-mb", type=float, default=100.0)
+    args = ap.parse_args(argv)
+    for name in ("speed", "time_scale", "url_ttl", "max_upload_mb"):
+        if getattr(args, name) <= 0:
+            ap.error(f"--{name.replace('_', '-')} must be > 0")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    config = SandboxConfig.build(args.api_key, credits=args.credits, speed=args.speed,
+                                 time_scale=args.time_scale, url_ttl=args.url_ttl, data_dir=args.data_dir,
+                                 rate_limit=args.rate_limit, max_upload_mb=args.max_upload_mb)
+    try:
+        server = SandboxServer(config, args.host, args.port)
+    except OSError:
+        if args.port != DEFAULT_PORT:
+            raise
+        server = SandboxServer(config, args.host, 0)
+    print("Phaya sandbox (offline, play credits). Use these with any Phaya client:", flush=True)
+    print(f"PHAYA_BASE={server.base_url}")
+    keys = server.api_keys
+    print(f"PHAYA_API_KEY={keys[0]}")
+    for key in keys[1:]:
+        print(f"# another key: {key} ({config.keys[key]:g} credits)")
+    print(f"PHAYA_SANDBOX_ADMIN={server.admin_token}")
+    print(f"# API docs: {server.root_url}/docs  -  Ctrl-C stops the sandbox", flush=True)
+    # uvicorn re-raises SIGTERM after shutting down; exit normally so files are cleaned up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+"""Session: the notebook's client — a Phaya whose every job and credit lands in the job log.
+
+``connect()`` is the front door: with a key (argument or ``PHAYA_API_KEY``) it talks to
+the real Phaya; without one it starts the offline sandbox and says so in one line.
+
+Why a subclass and a listener: jobs start from many layers (sync calls, widgets,
+magics, compare runs) but all of them go through the one ``AsyncPhaya.submit`` path,
+which announces each job's id before polling (``created``) and every later change.
+The session subscribes once, so nothing paid for escapes the log. Chat calls are
+logged by wrapping the client's two chat entry points (tokens and credits).
+
+Money: the confirm threshold, the ``max_credits`` reservation and the balance check
+live in the core's submit path; the session exposes them (``estimate``,
+``budget_left``) and reconciles what was charged against the server's credits
+history (:meth:`Session.reconcile`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import catalog
+from .compare import Comparison, ModelSpec, plan, run
+from .core.errors import JobFailed, JobTimeout, NotFound, PhayaError
+from .core.jobs import Result
+from .core.sync import Phaya
+from .joblog import JobLog, parse_time
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from .core.chat import ChatChunk, ChatReply
+
+__all__ = ["Session", "connect"]
+
+log = logging.getLogger("phaya_notebook.session")
+
+#: Most transactions one reconcile asks the credits history for.
+HISTORY_LIMIT = 1000
+
+
+class Session(Phaya):
+    """A :class:`Phaya` with a job log, a pandas view of it, resume, budgets and compare runs.
+
+    ``log_path`` defaults to ``./.phaya/jobs.sqlite3`` (``PHAYA_LOG`` overrides);
+    ``max_credits`` caps what this session may commit (reserved before each create,
+    released on refund); jobs above ``confirm_above`` credits need ``confirm=True``.
+    """
+
+    def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
+                 log_path: str | os.PathLike[str] | None = None, joblog: JobLog | None = None,
+                 **kw: Any):
+        self.log = joblog if joblog is not None else JobLog(log_path)
+        try:
+            super().__init__(api_key, base_url, **kw)
+        except BaseException:
+            if joblog is None:
+                self.log.close()
+            raise
+        self.session_id = uuid.uuid4().hex[:12]
+        self._recorder = self.log.attach(self.aio, session=self.session_id)
+        self._wrap_chat()
+
+    def __repr__(self) -> str:
+        return super().__repr__().rstrip(">") + f" log={str(self.log.path)!r}>"
+
+    # ------------------------------------------------------------- chat logging
+
+    def _wrap_chat(self) -> None:
+        """Log every chat call of this client, whichever layer makes it (widgets call ``aio``)."""
+        aio = self.aio
+        plain, stream = aio.chat, aio.chat_stream
+        record = self._record_chat
+
+        async def chat(messages: str | list[dict[str, Any]], *, model: str | None = None,
+                       **kw: Any) -> ChatReply:
+            started = time.time()
+            reply = await plain(messages, model=model, **kw)
+            usage = reply.usage or {}
+            record(messages, reply.model or model, usage, reply.credits, time.time() - started)
+            return reply
+
+        async def chat_stream(messages: str | list[dict[str, Any]], *, model: str | None = None,
+                              **kw: Any) -> AsyncIterator[ChatChunk]:
+            started = time.time()
+            async for chunk in stream(messages, model=model, **kw):
+                if chunk.done:
+                    usage = chunk.usage or {}
+                    credits = chunk.credits
+                    if credits is None:
+                        credits = catalog.chat_credits(chunk.model or model, int(usage.get("prompt_tokens") or 0),
+                                                       int(usage.get("completion_tokens") or 0))
+                    record(messages, chunk.model or model, usage, credits, time.time() - started)
+                yield chunk
+
+        aio.chat = chat  # type: ignore[method-assign]
+        aio.chat_stream = chat_stream  # type: ignore[method-assign,assignment]
+
+    def _record_chat(self, messages: Any, model: str | None, usage: dict[str, Any], credits: float | None,
+                     duration: float) -> None:
+        prompt: str | None
+        if isinstance(messages, str):
+            prompt = messages
+        else:
+            users = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+            prompt = users[-1] if users else None
+        tokens = usage.get("total_tokens")
+        if tokens is None and usage:
+            tokens = int(usage.get("prompt_tokens") or 0) + int(usage.get("completion_tokens") or 0)
+        try:
+            self.log.record_chat(model=model or catalog.DEFAULT_CHAT_MODEL, prompt=prompt,
+                                 tokens=None if tokens is None else int(tokens),
+                                 credits=None if credits is None else float(credits), session=self.session_id,
+                                 base_url=self.aio.base_url, duration=duration)
+        except (sqlite3.Error, OSError) as exc:
+            log.error("job log %s could not record a chat call: %s", self.log.path, exc)
+
+    # ------------------------------------------------------------- the pandas view
+
+    def jobs(self, service: str | Sequence[str] | None = None, status: str | Sequence[str] | None = None,
+             since: Any = None, tag: str | None = None, *, kind: str | None = None,
+             this_session: bool = False) -> pd.DataFrame:
+        """Every logged job (and chat call) as a DataFrame, oldest first; filters combine."""
+        if service is not None:
+            names = [service] if isinstance(service, str) else list(service)
+            service = [n if n == "chat" else catalog.resolve_service(n).name for n in names]
+        return self.log.to_dataframe(service, status, since, tag, kind=kind,
+                                     session=self.session_id if this_session else None)
+
+    def spend(self, by: str | Sequence[str] = "service", *, since: Any = None,
+              this_session: bool = False) -> pd.DataFrame:
+        """Credits by service and/or by day: estimated, charged, refunded and net."""
+        return self.log.spend(by, since=since, session=self.session_id if this_session else None)
+
+    # ------------------------------------------------------------- money
+
+    def estimate(self, service: str | catalog.Service, **params: Any) -> catalog.Estimate:
+        """The catalog's price for this job (validated; no request)."""
+        return self.aio.estimate(service, **params)
+
+    @property
+    def budget_left(self) -> float | None:
+        """Credits this session may still commit (None without ``max_credits``)."""
+        if self.aio.max_credits is None:
+            return None
+        return max(0.0, self.aio.max_credits - self.aio.committed_credits)
+
+    def generate(self, service: str | catalog.Service, *, confirm: bool = False, on_progress: Any = None,
+                 timeout: float | None = None, tags: tuple[str, ...] = (), **params: Any) -> Result:
+        """Submit, wait and reconcile the charge with the server (one history request)."""
+        try:
+            return super().generate(service, confirm=confirm, on_progress=on_progress, timeout=timeout,
+                                    tags=tags, **params)
+        finally:
+            self._quiet_reconcile()
+
+    def _quiet_reconcile(self) -> None:
+        try:
+            self.reconcile()
+        except PhayaError as exc:
+            log.warning("could not reconcile charges with the server: %s", exc)
+
+    def reconcile(self) -> dict[str, str]:
+        """Check finished jobs of this client against ``/user/credits/history``; {job_id: verdict}.
+
+        The server's charge and refund transactions for each job id replace the amounts
+        from status answers; estimated − charged + refunded (for a completed job) must be
+        0, else the row is flagged ``mismatch``. Jobs absent from a complete history were
+        not charged at all (e.g. Seedream that failed before charging).
+        """
+        return self._run(self.areconcile())
+
+    async def areconcile(self) -> dict[str, str]:
+        mine = {jid for (_, jid) in self.aio._jobs}
+        rows = [r for r in self.log.unreconciled(self.aio.base_url)
+                if r["session"] == self.session_id or r["job_id"] in mine]
+        if not rows:
+            return {}
+        limit = min(HISTORY_LIMIT, max(20, 3 * len(rows) + 20))
+        history = await self.aio.credits_history(limit=limit)
+        complete = len(history) < limit
+        oldest = min((parse_time(t.get("created_at")) or 0.0 for t in history), default=0.0)
+        by_job: dict[str, list[dict[str, Any]]] = {}
+        for t in history:
+            if t.get("job_id"):
+                by_job.setdefault(str(t["job_id"]), []).append(t)
+        verdicts: dict[str, str] = {}
+        for row in rows:
+            txs = by_job.get(row["job_id"], [])
+            seen_all = complete or (row["created_at"] or 0.0) > oldest + 1.0
+            if not txs and not seen_all:
+                continue  # older than the history we fetched: leave the status-answer amounts
+            charged = sum(abs(float(t.get("amount") or 0)) for t in txs if t.get("kind", "charge") == "charge")
+            refunded = sum(abs(float(t.get("amount") or 0)) for t in txs if t.get("kind") == "refund")
+            verdicts[row["job_id"]] = self.log.reconcile_row(row["job_id"], charged=round(charged, 6),
+                                                             refunded=round(refunded, 6),
+                                                             source="credits history")
+        return verdicts
+
+    # ------------------------------------------------------------- resume
+
+    def resume(self, *, timeout: float | None = None) -> list[Result]:
+        """Re-attach every job this log saw start but not end (same base URL): poll it,
+        download its media, complete its row. Returns the completed Results."""
+        return self._run(self.aresume(timeout=timeout))
+
+    async def aresume(self, *, timeout: float | None = None) -> list[Result]:
+        rows = self.log.unfinished(self.aio.base_url)
+        if not rows:
+            return []
+
+        async def one(row: dict[str, Any]) -> Result | None:
+            try:
+                job = await self.aio.job(row["service"], row["job_id"])
+            except NotFound:
+                self.log.record(row["job_id"], status="lost", finished_at=time.time(),
+                                error="the server no longer knows this job (404)")
+                return None
+            try:
+                return await job.wait(timeout=timeout)
+            except (JobFailed, JobTimeout):
+                return None
+
+        outcomes = await asyncio.gather(*(one(r) for r in rows), return_exceptions=True)
+        results = [o for o in outcomes if isinstance(o, Result)]
+        errors = [o for o in outcomes if isinstance(o, BaseException)]
+        try:
+            await self.areconcile()
+        except PhayaError as exc:
+            log.warning("could not reconcile resumed jobs: %s", exc)
+        print(f"phaya: resumed {len(rows)} unfinished job(s): {len(results)} completed"
+              + (f", {len(errors)} could not be re-attached ({errors[0]})" if errors else ""))
+        return results
+
+    # ------------------------------------------------------------- compare
+
+    def compare(self, prompts: Sequence[str] | str, models: Sequence[ModelSpec] | ModelSpec, repeats: int = 1,
+                confirm: bool = False, *, tags: Sequence[str] = (), timeout: float | None = None) -> Comparison:
+        """Every prompt through every model (× repeats), priced and confirmed as a whole first."""
+        return self._run(self.acompare(prompts, models, repeats, confirm, tags=tags, timeout=timeout))
+
+    async def acompare(self, prompts: Sequence[str] | str, models: Sequence[ModelSpec] | ModelSpec,
+                       repeats: int = 1, confirm: bool = False, *, tags: Sequence[str] = (),
+                       timeout: float | None = None) -> Comparison:
+        cells = plan(prompts, models, repeats)
+        await run(self.aio, cells, confirm=confirm, tags=tags, timeout=timeout)
+        try:
+            await self.areconcile()
+        except PhayaError as exc:
+            log.warning("could not reconcile compare jobs: %s", exc)
+        for c in cells:  # the reconciled amounts are the truth
+            row = self.log.get(c.job_id) if c.job_id else None
+            if row is not None and row.get("charged") is not None:
+                c.credits = round(float(row["charged"]) - float(row.get("refunded") or 0.0), 6)
+        return Comparison(cells)
+
+    # ------------------------------------------------------------- widgets (built on demand)
+
+    def studio(self) -> Any:
+        from .widgets import Studio
+
+        return Studio(self)
+
+    def compare_grid(self) -> Any:
+        from .widgets import CompareGrid
+
+        return CompareGrid(self)
+
+    def chat_box(self) -> Any:
+        from .widgets import ChatBox
+
+        return ChatBox(self)
+
+    # ------------------------------------------------------------- closing
+
+    def close(self) -> None:
+        self.aio.remove_listener(self._recorder)
+        try:
+            super().close()
+        finally:
+            self.log.close()
+
+
+def connect(api_key: str | None = None, base_url: str | None = None, *,
+            log_path: str | os.PathLike[str] | None = None, max_credits: float | None = None,
+            confirm_above: float = 10.0, **kw: Any) -> Session:
+    """A Session on the real Phaya (key given or ``PHAYA_API_KEY``), else on the offline sandbox."""
+    key = api_key or os.environ.get("PHAYA_API_KEY")
+    if not key and not base_url:
+        from .core.launch import embedded_sandbox
+
+        base_url, key = embedded_sandbox()
+        print(f"phaya: no PHAYA_API_KEY — using the offline sandbox at {base_url} "
+              "(play credits, synthetic media)")
+    return Session(key, base_url, log_path=log_path, max_credits=max_credits, confirm_above=confirm_above, **kw)

@@ -1,0 +1,280 @@
+"""The studio: prompt, model, its controls, a live price, Generate, running jobs, gallery.
+
+Everything that waits runs as tasks on the kernel's loop (``TaskSet``); the click
+handlers only validate and start tasks, so a click returns at once and other cells run
+while jobs progress. Validation and prices come from the catalog, never from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from typing import Any
+
+import ipywidgets as w
+
+from .. import catalog
+from ..catalog import Estimate, ParamError, Service
+from .controls import ParamControls, model_options
+from .jobcard import JobCard
+from .tasks import TaskSet, has_running_loop
+
+__all__ = ["Studio", "budget_left"]
+
+WARN = "color:#b35c00;font-weight:bold"
+#: Least seconds between two balance requests after a burst of finished jobs.
+BALANCE_EVERY = 1.0
+ERR = "color:#b00"
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x))
+
+
+def aio_of(client: Any) -> Any:
+    """The AsyncPhaya behind a Session/Phaya (``.aio``), or the client itself."""
+    return getattr(client, "aio", client)
+
+
+def budget_left(aio: Any) -> float | None:
+    """Credits the session budget (``max_credits``) still allows, None when unlimited."""
+    cap = getattr(aio, "max_credits", None)
+    if cap is None:
+        return None
+    for name in ("committed_credits", "spent"):
+        v = getattr(aio, name, None)
+        if callable(v):
+            v = v()
+        if isinstance(v, (int, float)):
+            return max(0.0, float(cap) - float(v))
+    return float(cap)
+
+
+class Studio(w.VBox):
+    """Prompt exploration for one session. CSS class ``phaya-studio`` (see widgets/__init__)."""
+
+    def __init__(self, client: Any, *, model: str = "text-to-image", tick: float = 0.5):
+        self.client = client
+        self.aio = aio_of(client)
+        self.tick = tick
+        self.tasks = TaskSet(on_error=self.show_error)
+        self.balance: float | None = None
+        self.cards: list[JobCard] = []
+        self._pending: tuple[Service, dict[str, Any], Estimate] | None = None
+        self._estimate: Estimate | None = None
+        self._seq = 0
+        self._balance_task: asyncio.Task[None] | None = None
+        self._balance_again = False
+
+        self.prompt = w.Textarea(placeholder="Describe what to make…", layout=w.Layout(width="100%", height="80px"))
+        self.prompt.add_class("phaya-prompt")
+        self.model = w.Dropdown(options=model_options(), value=catalog.resolve_service(model).name,
+                                description="Model", layout=w.Layout(width="560px"))
+        self.model.add_class("phaya-model")
+        self.controls_box = w.VBox()
+        self.cost = w.HTML("")
+        self.cost.add_class("phaya-cost")
+        self.balance_label = w.HTML("balance: …")
+        self.balance_label.add_class("phaya-balance")
+        self.generate = w.Button(description="Generate", icon="play", button_style="primary")
+        self.generate.add_class("phaya-generate")
+        self.reason = w.HTML("")
+        self.reason.add_class("phaya-reason")
+        self.confirm_text = w.HTML("")
+        self.confirm_button = w.Button(description="Confirm", button_style="danger", icon="check")
+        self.confirm_button.add_class("phaya-confirm")
+        self.cancel_confirm = w.Button(description="Cancel", icon="times")
+        self.cancel_confirm.add_class("phaya-confirm-cancel")
+        self.confirm_box = w.HBox([self.confirm_text, self.confirm_button, self.cancel_confirm],
+                                  layout=w.Layout(display="none"))
+        self.confirm_box.add_class("phaya-confirm-box")
+        self.error = w.HTML("")
+        self.error.add_class("phaya-error")
+        self.running_label = w.HTML("")
+        self.jobs_box = w.VBox()
+        self.jobs_box.add_class("phaya-jobs")
+        self.gallery = w.VBox()
+        self.gallery.add_class("phaya-gallery")
+        self.controls: ParamControls | None = None
+
+        self.prompt.observe(self._changed, names="value")
+        self.model.observe(self._model_changed, names="value")
+        self.generate.on_click(self._on_generate)
+        self.confirm_button.on_click(self._on_confirm)
+        self.cancel_confirm.on_click(self._on_cancel_confirm)
+        super().__init__([
+            self.prompt, self.model, self.controls_box,
+            w.HBox([self.cost, w.HTML("&nbsp;·&nbsp;"), self.balance_label]),
+            w.HBox([self.generate, self.reason]), self.confirm_box, self.error,
+            self.running_label, self.jobs_box, w.HTML("<b>Results</b> (newest first)"), self.gallery,
+        ])
+        self.add_class("phaya-studio")
+        self._model_changed()
+        self.refresh_balance()
+
+    # ------------------------------------------------------------ state
+    @property
+    def service(self) -> Service:
+        return catalog.resolve_service(self.model.value)
+
+    def params(self) -> dict[str, Any]:
+        """The request as the user has set it (prompt + the model's controls)."""
+        svc = self.service
+        params = self.controls.params() if self.controls is not None else {}
+        if any(p.name == "prompt" for p in svc.params):
+            required = svc.param("prompt").required
+            if required or self.prompt.value.strip():
+                params["prompt"] = self.prompt.value
+        return params
+
+    def _model_changed(self, change: Any = None) -> None:
+        svc = self.service
+        self.controls = ParamControls(svc, uploader=self._upload, spawn=self.tasks.spawn)
+        self.controls.on_change(self._changed)
+        self.controls_box.children = (self.controls,)
+        has_prompt = any(p.name == "prompt" for p in svc.params)
+        self.prompt.disabled = not has_prompt
+        self.prompt.placeholder = "Describe what to make…" if has_prompt else f"({svc.label} takes no prompt)"
+        self._changed()
+
+    def _changed(self, change: Any = None) -> None:
+        """Re-price on every change; enable Generate only for a valid request."""
+        if self._pending is not None:  # the price being confirmed is no longer what is asked
+            self._hide_confirm()
+        svc = self.service
+        try:
+            est = catalog.estimate(svc, self.params())
+        except ParamError as exc:
+            self._estimate = None
+            self.cost.value = f'cost: <span title="{_e(exc)}">—</span>'
+            self.generate.disabled = True
+            self.generate.tooltip = str(exc)
+            self.reason.value = f'<span style="{ERR}">{_e("; ".join(str(p) for p in exc.problems))}</span>'
+            return
+        self._estimate = est
+        self.generate.disabled = False
+        self.generate.tooltip = f"Run {svc.label} for {est.credits:g} credits"
+        self.reason.value = ""
+        self.cost.value = self._cost_html(est)
+
+    def _cost_html(self, est: Estimate) -> str:
+        text = f"cost: {'' if est.exact else '≤ ' if 'at most' in est.basis else '~'}{est.credits:g} credits"
+        warn = []
+        if self.balance is not None and est.credits > self.balance:
+            warn.append(f"exceeds your balance of {self.balance:g}")
+        left = budget_left(self.aio)
+        if left is not None and est.credits > left:
+            warn.append(f"exceeds the session budget ({left:g} left)")
+        confirm_above = getattr(self.aio, "confirm_above", None)
+        note = f" <small>({_e(est.basis)})</small>" if est.basis else ""
+        if warn:
+            self.cost.add_class("phaya-cost-warning")
+            return f'<span style="{WARN}">⚠ {_e(text)} — {_e("; ".join(warn))}</span>{note}'
+        self.cost.remove_class("phaya-cost-warning")
+        if confirm_above is not None and est.credits > confirm_above:
+            note += f" <small>(above {confirm_above:g}: asks to confirm)</small>"
+        return f"<b>{_e(text)}</b>{note}"
+
+    # ------------------------------------------------------------ balance
+    def refresh_balance(self) -> Any:
+        """Fetch the balance in the background (the cell that shows the studio never waits).
+
+        Calls coalesce: while a fetch runs, further requests make one more fetch afterwards,
+        at most every ``BALANCE_EVERY`` seconds, so twenty jobs finishing together spend two
+        or three requests of the shared budget, not twenty.
+        """
+        if not has_running_loop():
+            return None
+        if self._balance_task is not None and not self._balance_task.done():
+            self._balance_again = True
+            return self._balance_task
+        self._balance_task = self.tasks.spawn(self._fetch_balance(), name="phaya-balance")
+        return self._balance_task
+
+    async def _fetch_balance(self) -> None:
+        while True:
+            self._balance_again = False
+            self.balance = float(await self.aio.credits())
+            left = budget_left(self.aio)
+            extra = f" · session budget left: {left:g}" if left is not None else ""
+            self.balance_label.value = f"balance: {self.balance:g} credits{_e(extra)}"
+            self._changed()
+            if not self._balance_again:
+                return
+            await asyncio.sleep(BALANCE_EVERY)
+
+    # ------------------------------------------------------------ generate / confirm
+    def _on_generate(self, _: Any = None) -> None:
+        self.error.value = ""
+        svc = self.service
+        try:
+            params = self.params()
+            est = catalog.estimate(svc, params)
+        except ParamError as exc:  # the button should have been disabled; say why anyway
+            self.reason.value = f'<span style="{ERR}">{_e(exc)}</span>'
+            return
+        confirm_above = getattr(self.aio, "confirm_above", None)
+        if confirm_above is not None and est.credits > confirm_above:
+            self._pending = (svc, params, est)
+            self.confirm_text.value = (f'<span style="{WARN}">{_e(svc.label)} costs {est.credits:g} credits '
+                                       f"(above {confirm_above:g}). Run it?</span>")
+            self.confirm_box.layout.display = "flex"
+            self.generate.disabled = True
+            return
+        self.start(svc, params, confirm=False)
+
+    def _on_confirm(self, _: Any = None) -> None:
+        if self._pending is None:
+            return
+        svc, params, _est = self._pending
+        self._hide_confirm()
+        self.start(svc, params, confirm=True)
+
+    def _on_cancel_confirm(self, _: Any = None) -> None:
+        self._hide_confirm()
+
+    def _hide_confirm(self) -> None:
+        self._pending = None
+        self.confirm_box.layout.display = "none"
+        self.confirm_text.value = ""
+        self.generate.disabled = self._estimate is None
+
+    def start(self, svc: Service, params: dict[str, Any], *, confirm: bool) -> Any:
+        """Submit and follow one job as a task; returns the task at once."""
+        return self.tasks.spawn(self._run(svc, dict(params), confirm), name=f"phaya-studio-{svc.name}")
+
+    async def _run(self, svc: Service, params: dict[str, Any], confirm: bool) -> None:
+        self._seq += 1
+        seq = self._seq
+        job = await self.aio.submit(svc.name, confirm=confirm, **params)
+        card = JobCard(job, spawn=self.tasks.spawn, tick=self.tick)
+        card.seq = seq
+        self.cards.append(card)
+        self.jobs_box.children = (card, *self.jobs_box.children)
+        self._set_running()
+        try:
+            await card.run()
+        finally:
+            self.jobs_box.children = tuple(c for c in self.jobs_box.children if c is not card)
+            # newest request first (click order), wherever it finished in the race
+            cards = sorted((card, *self.gallery.children), key=lambda c: -c.seq)
+            self.gallery.children = tuple(cards)
+            self._set_running()
+            self.refresh_balance()
+
+    def _set_running(self) -> None:
+        n = len(self.jobs_box.children)
+        self.running_label.value = f"{n} job(s) running" if n else ""
+
+    async def _upload(self, data: bytes, filename: str) -> str:
+        return str(await self.aio.upload(data, filename=filename))
+
+    # ------------------------------------------------------------ errors
+    def show_error(self, exc: BaseException) -> None:
+        """Any task's exception lands here, visible, never swallowed."""
+        name = type(exc).__name__
+        self.error.value = f'<span style="{ERR}">{_e(name)}: {_e(exc)}</span>'
+
+    async def wait(self, timeout: float | None = None) -> None:
+        """Wait until every job started from this studio has finished (tests, scripts)."""
+        await self.tasks.join(timeout)

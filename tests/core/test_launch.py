@@ -1,0 +1,45 @@
+"""The embedded sandbox starts once per process; core stays free of heavy imports."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from typing import Any
+
+from phaya_notebook.core import launch
+from phaya_notebook.core.client import AsyncPhaya
+
+
+async def test_embedded_sandbox_once_per_process() -> None:
+    try:
+        base, key = launch.embedded_sandbox()
+        assert launch.embedded_sandbox() == (base, key)
+        assert base.startswith("http://127.0.0.1:") and base.endswith("/api/v1")
+        c = AsyncPhaya(key, base)
+        assert c.is_sandbox and c.job_speed == launch.EMBEDDED_SPEED and key not in repr(c)
+        assert await c.credits() == launch.EMBEDDED_CREDITS
+        await c.aclose()
+    finally:
+        launch.stop_embedded()
+    assert launch.settings_for(base) is None
+
+
+def test_core_imports_nothing_heavy() -> None:
+    code = ("import sys, phaya_notebook.core.client, phaya_notebook.core.sync, phaya_notebook.core.launch;"
+            "bad = [m for m in ('IPython', 'ipywidgets', 'pandas', 'fastapi', 'uvicorn', 'nest_asyncio',"
+            " 'phaya_notebook.sandbox') if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
+
+
+async def test_clients_on_the_shared_fixture_know_its_speed(sandbox: Any, tmp_path: Any) -> None:
+    import time
+
+    c = AsyncPhaya(sandbox.api_key, sandbox.base_url, cache_dir=tmp_path)
+    assert c.time_scale == 10.0 and c.job_speed == 60.0
+    t0 = time.monotonic()
+    image, video = await asyncio.gather(c.generate("text-to-image", prompt="quick"),
+                                        c.generate("sora2-text-to-video", prompt="quick"))
+    assert image.path and video.path and time.monotonic() - t0 < 10.0  # not minutes (the 1.3 x typical trap)
+    await c.aclose()

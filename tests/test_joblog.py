@@ -1,0 +1,266 @@
+"""The job log on its own: rows, upserts, dtypes, filters, spend, bad files, two writers."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import sqlite3
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from phaya_notebook.joblog import COLUMNS, JobLog, JobLogError, reconcile_amounts
+
+
+def _digest(path: Path) -> tuple[str, int]:
+    return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns
+
+
+@pytest.fixture()
+def log(tmp_path: Path):
+    with JobLog(tmp_path / "jobs.sqlite3") as jl:
+        yield jl
+
+
+def test_default_path_is_next_to_the_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with JobLog() as jl:
+        assert jl.path == tmp_path / ".phaya" / "jobs.sqlite3"
+        assert jl.path.exists()
+    monkeypatch.setenv("PHAYA_LOG", str(tmp_path / "elsewhere.db"))
+    with JobLog() as jl:
+        assert jl.path == tmp_path / "elsewhere.db"
+
+
+def test_upsert_keeps_first_facts_and_terminal_status_is_final(log: JobLog) -> None:
+    log.record("j1", service="text-to-image", model="Z-Image", prompt="a cat", params={"prompt": "a cat"},
+               estimated=1.0, status="pending", created_at=100.0, tags=["a"], session="s1", base_url="u")
+    log.record("j1", status="processing")
+    # a re-attached job knows less: it must not blank out what the first writer knew
+    log.record("j1", prompt=None, params=None, estimated=None, session="s2", created_at=999.0, status="processing")
+    log.record("j1", status="completed", charged=1.0, refunded=0.0, urls=["http://x/a.png"], paths=["a.png"])
+    log.record("j1", status="processing")  # a late event never re-opens a finished job
+    row = log.get("j1")
+    assert row is not None
+    assert row["status"] == "completed"
+    assert (row["prompt"], row["params"], row["estimated"]) == ("a cat", {"prompt": "a cat"}, 1.0)
+    assert (row["session"], row["created_at"], row["tags"]) == ("s1", 100.0, ["a"])
+    assert (row["urls"], row["paths"]) == (["http://x/a.png"], ["a.png"])
+    assert len(log) == 1
+    with pytest.raises(ValueError, match="unknown column.*nope.*allowed: job_id"):
+        log.record("j1", nope=1)
+
+
+def test_dataframe_dtypes_and_filters(log: JobLog) -> None:
+    now = time.time()
+    log.record("a", service="text-to-image", status="completed", estimated=1.0, charged=1.0, refunded=0.0,
+               created_at=now - 3 * 86400, finished_at=now - 3 * 86400 + 5, tags=["x", "y"])
+    log.record("b", service="seedream", status="failed", estimated=1.5, charged=0.0, refunded=0.0,
+               created_at=now - 60, tags=["y"])
+    log.record("c", service="text-to-image", status="processing", estimated=1.0, created_at=now - 30)
+    log.record_chat(model="phaya-gpt", prompt="hi", tokens=42, credits=0.002)
+    df = log.to_dataframe()
+    assert list(df.columns) == list(COLUMNS)
+    assert list(df["job_id"][:3]) == ["a", "b", "c"]  # oldest first
+    assert str(df["created_at"].dtype) == "datetime64[ns, UTC]"
+    assert str(df["finished_at"].dtype) == "datetime64[ns, UTC]"
+    assert df["finished_at"].isna().sum() == 2
+    assert df["charged"].dtype == "float64" and pd.isna(df.loc[2, "charged"])
+    assert isinstance(df["service"].dtype, pd.CategoricalDtype)
+    assert isinstance(df["status"].dtype, pd.CategoricalDtype)
+    assert str(df["tokens"].dtype) == "Int64" and df["tokens"].iloc[3] == 42
+    assert df.loc[0, "created_at"] == pd.Timestamp(now - 3 * 86400, unit="s", tz="UTC")
+    assert list(log.to_dataframe(service="text-to-image")["job_id"]) == ["a", "c"]
+    assert list(log.to_dataframe(status="FAILED")["job_id"]) == ["b"]
+    assert list(log.to_dataframe(status=["failed", "processing"])["job_id"]) == ["b", "c"]
+    assert list(log.to_dataframe(tag="x")["job_id"]) == ["a"]
+    assert list(log.to_dataframe(tag="y")["job_id"]) == ["a", "b"]
+    assert set(log.to_dataframe(since=timedelta(hours=1))["job_id"]) == {"b", "c", df.loc[3, "job_id"]}
+    since = datetime.fromtimestamp(now - 45, tz=timezone.utc)
+    assert list(log.to_dataframe(since=since, kind="job")["job_id"]) == ["c"]
+    assert list(log.to_dataframe(kind="chat")["service"]) == ["chat"]
+    with pytest.raises(ValueError, match="status: 'complete' is not allowed.*completed"):
+        log.to_dataframe(status="complete")
+    with pytest.raises(ValueError, match="since: 'yesterday' is not a date"):
+        log.to_dataframe(since="yesterday")
+    empty = log.to_dataframe(service="veo31-video")
+    assert len(empty) == 0 and list(empty.columns) == list(COLUMNS)
+    assert str(empty["created_at"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_unsorted_inserts_come_back_oldest_first(log: JobLog) -> None:
+    for i, t in enumerate([50.0, 10.0, 30.0]):
+        log.record(f"j{i}", service="text-to-image", status="completed", created_at=t)
+    assert list(log.to_dataframe()["job_id"]) == ["j1", "j2", "j0"]
+
+
+def test_spend_by_service_and_day(log: JobLog) -> None:
+    day1 = datetime(2026, 1, 1, 10, tzinfo=timezone.utc).timestamp()
+    day2 = datetime(2026, 1, 2, 10, tzinfo=timezone.utc).timestamp()
+    log.record("a", service="text-to-image", status="completed", estimated=1, charged=1, refunded=0, created_at=day1)
+    log.record("b", service="text-to-image", status="failed", estimated=1, charged=1, refunded=1, created_at=day1)
+    log.record("c", service="nano-banana", status="completed", estimated=3, charged=3, refunded=0, created_at=day2)
+    by_service = log.spend()
+    assert by_service.loc["text-to-image", "net"] == 1.0
+    assert by_service.loc["text-to-image", "refunded"] == 1.0
+    assert by_service.loc["text-to-image", "jobs"] == 2
+    assert by_service.loc["nano-banana", "charged"] == 3.0
+    by_day = log.spend("day")
+    assert [str(d) for d in by_day.index] == ["2026-01-01", "2026-01-02"]
+    assert list(by_day["net"]) == [1.0, 3.0]
+    both = log.spend(["day", "service"])
+    assert both.loc[(by_day.index[1], "nano-banana"), "net"] == 3.0
+    with pytest.raises(ValueError, match="allowed: service, day"):
+        log.spend("week")
+
+
+def test_reconcile_rule() -> None:
+    assert reconcile_amounts("completed", 1.0, 1.0, 0.0)[0] == "ok"
+    assert reconcile_amounts("failed", 1.0, 1.0, 1.0)[0] == "ok"          # refunded in full
+    assert reconcile_amounts("failed", 1.5, 0.0, 0.0)[0] == "ok"          # Seedream: never charged
+    verdict, delta, note = reconcile_amounts("completed", 1.0, 1.5, 0.0)
+    assert (verdict, delta) == ("mismatch", -0.5) and "off by -0.5" in note
+    assert reconcile_amounts("failed", 1.0, 1.0, 0.0)[:2] == ("mismatch", -1.0)  # charged, not refunded
+
+
+def test_reconcile_row_flags_a_mismatch(log: JobLog) -> None:
+    log.record("j", service="text-to-image", status="completed", estimated=1.0)
+    assert log.reconcile_row("j", charged=2.0, refunded=0.0, source="credits history") == "mismatch"
+    row = log.get("j")
+    assert row is not None and row["reconcile"] == "mismatch" and row["delta"] == -1.0
+    assert "from credits history" in row["reconcile_note"]
+    assert log.unreconciled() == []
+
+
+def test_unfinished_rows_by_base_url(log: JobLog) -> None:
+    log.record("a", service="text-to-image", status="processing", base_url="http://one", created_at=1)
+    log.record("b", service="text-to-image", status="completed", base_url="http://one", created_at=2)
+    log.record("c", service="text-to-image", status="pending", base_url="http://two", created_at=3)
+    assert [r["job_id"] for r in log.unfinished("http://one")] == ["a"]
+    assert [r["job_id"] for r in log.unfinished()] == ["a", "c"]
+
+
+def test_a_non_sqlite_file_is_refused_and_left_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    path.write_bytes(b"this is my thesis, not a database\n" * 100)
+    before = _digest(path)
+    with pytest.raises(JobLogError, match=r"jobs\.sqlite3.*not an SQLite database.*left unchanged"):
+        JobLog(path)
+    assert _digest(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jobs.sqlite3"]
+
+
+def test_a_foreign_sqlite_database_is_refused_and_left_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE jobs (id INTEGER, name TEXT)")
+    conn.execute("INSERT INTO jobs VALUES (1, 'mine')")
+    conn.commit()
+    conn.close()
+    before = _digest(path)
+    with pytest.raises(JobLogError, match=r"other\.db.*another application"):
+        JobLog(path)
+    assert _digest(path) == before
+
+
+def test_a_corrupt_log_is_refused_and_left_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    with JobLog(path) as jl:
+        jl.record("a", service="text-to-image", status="completed")
+    data = bytearray(path.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # smash the first page after the header
+    path.write_bytes(bytes(data))
+    before = _digest(path)
+    with pytest.raises(JobLogError, match=r"jobs\.sqlite3.*left unchanged"):
+        JobLog(path)
+    assert _digest(path) == before
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    JobLog(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    before = _digest(path)
+    with pytest.raises(JobLogError, match="schema 99, newer"):
+        JobLog(path)
+    assert _digest(path) == before
+
+
+def test_reopening_keeps_rows(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    with JobLog(path) as jl:
+        jl.record("a", service="text-to-image", status="processing", created_at=1.0)
+    with JobLog(path) as jl:
+        assert jl.get("a") is not None and len(jl) == 1
+
+
+def _writer(path: str, prefix: str, n: int) -> None:
+    jl = JobLog(path)
+    for i in range(n):
+        jid = f"{prefix}-{i}"
+        jl.record(jid, service="text-to-image", status="pending", estimated=1.0, created_at=time.time(),
+                  session=prefix, tags=[prefix])
+        jl.record(jid, status="processing")
+        jl.record(jid, status="completed", charged=1.0, refunded=0.0, finished_at=time.time())
+    jl.close()
+
+
+def test_two_processes_write_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    JobLog(path).close()  # both start from an initialised file, as two kernels would
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(str(path), name, 300)) for name in ("k1", "k2")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    with JobLog(path) as jl:
+        assert jl.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        df = jl.to_dataframe()
+        assert len(df) == 600
+        assert set(df["job_id"]) == {f"k{k}-{i}" for k in (1, 2) for i in range(300)}
+        assert (df["status"] == "completed").all()
+        assert df.groupby("session", observed=True).size().to_dict() == {"k1": 300, "k2": 300}
+        assert jl.spend().loc["text-to-image", "net"] == 600.0
+
+
+def test_two_processes_initialise_a_new_file_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "new.sqlite3"
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(str(path), name, 20)) for name in ("a", "b")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    with JobLog(path) as jl:
+        assert len(jl) == 40
+
+
+def test_a_writer_killed_mid_burst_leaves_a_sound_log(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    JobLog(path).close()
+    ctx = mp.get_context("spawn")
+    proc = ctx.Process(target=_writer, args=(str(path), "crash", 100_000))
+    proc.start()
+    deadline = time.monotonic() + 30
+    with JobLog(path) as jl:
+        while len(jl) < 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.kill()  # SIGKILL: no cleanup, possibly inside a transaction
+        proc.join(10)
+        assert proc.exitcode is not None and proc.exitcode < 0
+        assert jl.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        n = len(jl)
+        assert 200 <= n < 100_000
+        df = jl.to_dataframe()
+        assert df["status"].isin(["pending", "processing", "completed"]).all()
+        assert (df["status"] != "completed").sum() <= 1  # at most the job being written when killed
+        jl.record("after", service="text-to-image", status="pending")  # still writable
+        assert len(jl) == n + 1

@@ -1,0 +1,316 @@
+"""Session against the sandbox over real HTTP: logging, refunds, chat, money guards, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from phaya_notebook.core import launch
+from phaya_notebook.core.errors import (
+    BudgetExceeded,
+    ConfirmationRequired,
+    InsufficientCredits,
+    InvalidParams,
+    JobFailed,
+)
+from phaya_notebook.session import Session, connect
+
+# Jobs run at speed 6 on a 10x time scale: Z-Image ~0.2 s, Sora 2 ~3 s, polls every 0.5 s.
+SPEED, TIME_SCALE = 6.0, 10.0
+KEYS = ("k-main:10000", "k-budget:100", "k-poor:20", "k-resume:100", "k-refund:100")
+
+
+class FastSandbox:
+    def __init__(self, sb: Any):
+        self.sb = sb
+        self.base_url: str = sb.base_url
+
+
+@pytest.fixture(scope="module")
+def fast() -> Iterator[FastSandbox]:
+    from phaya_notebook.sandbox import start
+
+    sb = start(speed=SPEED, credits=100.0, api_keys=list(KEYS), time_scale=TIME_SCALE)
+    launch.register(sb.base_url, speed=SPEED, time_scale=TIME_SCALE)
+    try:
+        yield FastSandbox(sb)
+    finally:
+        sb.stop()
+
+
+@pytest.fixture()
+def session(fast: FastSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
+    monkeypatch.chdir(tmp_path)
+    s = Session("k-main", fast.base_url)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def test_every_job_is_logged_before_polling_and_completed(session: Session) -> None:
+    seen: list[tuple[str, Any, int]] = []
+
+    def spy(event: Any) -> None:  # runs after the session's own recorder
+        if event.kind == "created":
+            seen.append((event.kind, session.log.get(event.job.id), event.job._polls))
+
+    session.add_listener(spy)
+    result = session.generate("text-to-image", prompt="a <lighthouse> at dusk", aspect_ratio="16:9",
+                              tags=("demo",))
+    assert seen and seen[0][1] is not None, "the row must exist when the job is announced"
+    assert seen[0][1]["status"] in ("pending", "queued") and seen[0][2] == 0
+    assert session.log.path == Path.cwd() / ".phaya" / "jobs.sqlite3"
+    row = session.log.get(result.job_id)
+    assert row is not None
+    assert row["status"] == "completed" and row["service"] == "text-to-image" and row["model"] == "Z-Image"
+    assert row["prompt"] == "a <lighthouse> at dusk"
+    assert row["params"] == {"prompt": "a <lighthouse> at dusk", "aspect_ratio": "16:9"}
+    assert (row["estimated"], row["charged"], row["refunded"]) == (1.0, 1.0, 0.0)
+    assert row["reconcile"] == "ok" and row["charge_source"] == "credits history"
+    assert row["urls"] == result.urls and row["paths"] == [str(p) for p in result.paths]
+    assert Path(row["paths"][0]).is_file()
+    assert row["tags"] == ["demo"] and row["session"] == session.session_id
+    assert row["finished_at"] >= row["created_at"] and row["duration"] >= 0
+    df = session.jobs(tag="demo")
+    assert list(df["job_id"]) == [result.job_id]
+    assert list(session.jobs(service="image")["job_id"]) == [result.job_id]  # aliases resolve
+
+
+def test_a_refunded_failure_shows_up_as_refunded(session: Session) -> None:
+    with pytest.raises(JobFailed) as info:
+        session.generate("text-to-image", prompt="this one breaks [fail]")
+    job_id = info.value.job.id
+    row = session.log.get(job_id)
+    assert row is not None
+    assert row["status"] == "failed" and "fail" in row["error"]
+    assert (row["charged"], row["refunded"], row["delta"]) == (1.0, 1.0, 0.0)
+    assert row["reconcile"] == "ok" and row["charge_source"] == "credits history"
+    spend = session.spend(this_session=True)
+    assert spend.loc["text-to-image", "refunded"] == 1.0
+    assert spend.loc["text-to-image", "net"] == 0.0
+    failed = session.jobs(status="failed")
+    assert failed["refunded"].tolist() == [1.0]
+
+
+def test_reconcile_flags_a_charge_that_does_not_match_the_estimate(session: Session) -> None:
+    result = session.generate("text-to-image", prompt="a cat")
+    # pretend our estimate had been wrong: the server's ledger must expose it
+    with session.log._write() as conn:
+        conn.execute("UPDATE jobs SET estimated = 2.0, charge_source = NULL WHERE job_id = ?", (result.job_id,))
+    assert session.reconcile() == {result.job_id: "mismatch"}
+    row = session.log.get(result.job_id)
+    assert row is not None and row["reconcile"] == "mismatch" and row["delta"] == 1.0
+    assert "off by +1" in row["reconcile_note"]
+
+
+def test_chat_calls_are_logged_with_tokens_and_credits(session: Session) -> None:
+    reply = session.chat("Say hello in Thai")
+    chunks = list(session.chat_stream([{"role": "user", "content": "and in Japanese"}]))
+    assert chunks[-1].done
+    chats = session.jobs(kind="chat")
+    assert len(chats) == 2
+    assert chats["prompt"].tolist() == ["Say hello in Thai", "and in Japanese"]
+    assert (chats["tokens"] > 0).all()
+    assert chats["charged"].iloc[0] == pytest.approx(reply.credits) and reply.credits > 0
+    assert chats["charged"].iloc[1] > 0
+    assert session.spend().loc["chat", "jobs"] == 2
+
+
+def test_estimate_confirm_threshold_and_bad_input_send_nothing(session: Session) -> None:
+    assert session.estimate("veo31-video", prompt="x", model="veo3").credits == 50.0
+    assert session.estimate("nano-banana", prompt="x", resolution="4K").credits == 4.0
+    before = session.credits()
+    with pytest.raises(ConfirmationRequired, match="confirm=True") as info:
+        session.generate("veo31-video", prompt="a storm at sea")
+    assert info.value.estimate is not None and info.value.estimate.credits == 15.0
+    with pytest.raises(InvalidParams, match="aspect_ratio.*allowed: one of '1:1'"):
+        session.submit("text-to-image", prompt="x", aspect_ratio="2:1")
+    with pytest.raises(InvalidParams, match="unknown service 'txt2img'.*text-to-image"):
+        session.submit("txt2img", prompt="x")
+    with pytest.raises(InvalidParams, match="colour.*is not a parameter"):
+        session.estimate("text-to-image", prompt="x", colour="red")
+    assert len(session.log) == 0
+    assert session.credits() == before
+
+
+def test_balance_check_refuses_an_expensive_job_before_the_server_would(fast: FastSandbox, tmp_path: Path) -> None:
+    with Session("k-poor", fast.base_url, log_path=tmp_path / "jobs.sqlite3") as s:
+        job = s.submit("veo31-video", prompt="first", confirm=True)  # 15 of 20 credits
+        with pytest.raises(InsufficientCredits, match="needs about 15 credits; the balance is 5") as info:
+            s.submit("veo31-video", prompt="second", confirm=True)
+        assert (info.value.needed, info.value.balance) == (15.0, 5.0)
+        assert [r for r in s.log.to_dataframe()["job_id"]] == [job.id]
+        assert s.aio.committed_credits == 15.0
+
+
+def test_budget_holds_under_50_concurrent_submissions(fast: FastSandbox, tmp_path: Path) -> None:
+    s = Session("k-budget", fast.base_url, log_path=tmp_path / "jobs.sqlite3", max_credits=10)
+    start_balance = s.credits()
+
+    async def main() -> list[Any]:
+        outcomes = await asyncio.gather(
+            *(s.aio.submit("text-to-image", prompt=f"take {i}") for i in range(50)), return_exceptions=True)
+        assert s.aio.committed_credits <= 10.0
+        jobs = [o for o in outcomes if not isinstance(o, BaseException)]
+        await asyncio.gather(*(j.wait() for j in jobs))
+        await s.areconcile()
+        await s.aio.aclose()
+        return outcomes
+
+    try:
+        outcomes = asyncio.run(main())
+        jobs = [o for o in outcomes if not isinstance(o, BaseException)]
+        refused = [o for o in outcomes if isinstance(o, BudgetExceeded)]
+        assert len(jobs) == 10 and len(refused) == 40
+        assert "max_credits=10" in str(refused[0])
+        assert s.budget_left == 0.0
+        history = s.credits_history(limit=200)
+        charged = sum(-t["amount"] for t in history if t["kind"] == "charge")
+        assert charged == 10.0
+        assert start_balance - s.credits() == pytest.approx(10.0)
+        df = s.jobs()
+        assert len(df) == 10 and (df["status"] == "completed").all() and (df["reconcile"] == "ok").all()
+    finally:
+        s.close()
+
+
+def test_budget_is_released_by_a_refund(fast: FastSandbox, tmp_path: Path) -> None:
+    with Session("k-refund", fast.base_url, log_path=tmp_path / "jobs.sqlite3", max_credits=2) as s:
+        bad = s.submit("text-to-image", prompt="doomed [fail]")
+        s.submit("text-to-image", prompt="fine")
+        with pytest.raises(BudgetExceeded, match="0 left"):
+            s.submit("text-to-image", prompt="one too many")
+        with pytest.raises(JobFailed):
+            bad.wait()
+        assert s.budget_left == 1.0
+        s.generate("text-to-image", prompt="fits again")
+        assert s.budget_left == 0.0
+
+
+_CHILD = textwrap.dedent("""
+    import os, sys
+    from phaya_notebook.core import launch
+    from phaya_notebook.session import Session
+    base, log_path = sys.argv[1], sys.argv[2]
+    launch.register(base, speed=float(sys.argv[3]), time_scale=float(sys.argv[4]))
+    s = Session(None, base, log_path=log_path)   # key from PHAYA_API_KEY
+    job = s.submit("sora2-text-to-video", prompt="one long take of the sea")
+    print(job.id, flush=True)
+    job.wait()   # killed while waiting
+    print("finished", flush=True)
+""")
+
+
+def test_a_job_killed_mid_flight_is_recovered_by_resume(fast: FastSandbox, tmp_path: Path) -> None:
+    log_path = tmp_path / "jobs.sqlite3"
+    env = {**os.environ, "PHAYA_API_KEY": "k-resume", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, fast.base_url, str(log_path), str(SPEED),
+                              str(TIME_SCALE)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             cwd=tmp_path, env=env)
+    try:
+        assert child.stdout is not None
+        job_id = child.stdout.readline().strip()
+        assert job_id, child.stderr.read() if child.stderr else ""
+        with Session("k-resume", fast.base_url, log_path=log_path) as probe:
+            row = probe.log.get(job_id)
+            assert row is not None and row["status"] == "processing" and row["estimated"] == 8.0
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+        if child.stdout:
+            child.stdout.close()
+        if child.stderr:
+            child.stderr.close()
+    assert child.returncode == -signal.SIGKILL
+
+    with Session("k-resume", fast.base_url, log_path=log_path) as s:
+        # rows of another server, and a job the server never heard of
+        s.log.record("elsewhere", service="text-to-image", status="processing", base_url="http://127.0.0.1:9/api/v1",
+                     created_at=time.time())
+        ghost = str(uuid.uuid4())
+        s.log.record(ghost, service="text-to-image", status="processing", base_url=fast.base_url,
+                     created_at=time.time())
+        results = s.resume()
+        assert [r.job_id for r in results] == [job_id]
+        assert results[0].path is not None and results[0].path.is_file()
+        row = s.log.get(job_id)
+        assert row is not None
+        assert row["status"] == "completed" and row["paths"] == [str(results[0].path)]
+        assert row["prompt"] == "one long take of the sea" and row["session"] != s.session_id
+        assert (row["charged"], row["refunded"], row["reconcile"]) == (8.0, 0.0, "ok")
+        assert s.log.get(ghost)["status"] == "lost"  # type: ignore[index]
+        assert s.log.get("elsewhere")["status"] == "processing"  # type: ignore[index]
+        assert s.resume() == []
+
+
+def test_connect_without_a_key_starts_the_sandbox_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    try:
+        s = connect(max_credits=5)
+        try:
+            out = capsys.readouterr().out
+            assert out.startswith("phaya: no PHAYA_API_KEY — using the offline sandbox at http://127.0.0.1:")
+            assert "(play credits, synthetic media)" in out and out.count("\n") == 1
+            assert s.is_sandbox and s.budget_left == 5.0
+            assert s.aio._key.get() not in out
+            assert s.log.path == tmp_path / ".phaya" / "jobs.sqlite3"
+        finally:
+            s.close()
+    finally:
+        launch.stop_embedded()
+
+
+def test_connect_with_a_key_uses_it_quietly(fast: FastSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PHAYA_API_KEY", "k-main")
+    monkeypatch.setenv("PHAYA_BASE", fast.base_url)
+    with connect(log_path=tmp_path / "j.sqlite3", confirm_above=0.5) as s:
+        assert capsys.readouterr().out == ""
+        assert s.base_url == fast.base_url
+        with pytest.raises(ConfirmationRequired, match="confirm_above=0.5"):
+            s.submit("text-to-image", prompt="x")
+        assert "k-main" not in repr(s)
+
+
+def test_widget_factories_build_widgets_bound_to_the_session(session: Session) -> None:
+    from phaya_notebook.widgets import ChatBox, CompareGrid, Studio
+
+    built = [session.studio(), session.compare_grid(), session.chat_box()]
+    try:
+        assert [type(w) for w in built] == [Studio, CompareGrid, ChatBox]
+    finally:
+        for w in built:
+            close = getattr(w, "close", None)
+            if callable(close):
+                close()
+
+
+def test_a_joblog_attached_to_a_bare_async_client_logs_its_jobs(fast: FastSandbox, tmp_path: Path) -> None:
+    from phaya_notebook.core.client import AsyncPhaya
+    from phaya_notebook.joblog import JobLog
+
+    async def main() -> str:
+        async with AsyncPhaya("k-main", fast.base_url, cache_dir=tmp_path / "media") as aio:
+            with JobLog(tmp_path / "jobs.sqlite3") as jl:
+                jl.attach(aio, session="widget-kernel")
+                result = await aio.generate("seedream", prompt="a quiet harbour", quality="high")
+                row = jl.get(result.job_id)
+                assert row is not None and row["status"] == "completed" and row["session"] == "widget-kernel"
+                assert (row["estimated"], row["charged"], row["reconcile"]) == (1.5, 1.5, "ok")
+                assert row["charge_source"] == "status answer"  # until a Session reconciles it
+                return result.job_id
+
+    assert asyncio.run(main())

@@ -1,0 +1,43 @@
+"""Widget tests run against a real sandbox over HTTP; its clock runs 10x so the suite stays quick."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SPEED, TIME_SCALE = 60.0, 10.0
+
+
+@pytest.fixture(scope="package")
+def wsandbox() -> Iterator[Any]:
+    """Jobs finish in well under a second; the status cache and rate window are 10x shorter."""
+    from phaya_notebook.core import launch
+    from phaya_notebook.sandbox import start
+
+    sb = start(speed=SPEED, credits=100000.0, time_scale=TIME_SCALE)
+    launch.register(sb.base_url, speed=SPEED, time_scale=TIME_SCALE)
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
+@pytest.fixture()
+def nb_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The notebook's directory: the media cache lives below it, as in a real session."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture()
+async def aio(wsandbox: Any, nb_cwd: Path) -> AsyncIterator[Any]:
+    from phaya_notebook.core.client import AsyncPhaya
+
+    client = AsyncPhaya(wsandbox.api_key, wsandbox.base_url, cache_dir=nb_cwd / ".phaya" / "media")
+    try:
+        yield client
+    finally:
+        await client.aclose()
