@@ -2,7 +2,8 @@
 
 The parser (``magic_args``) turns a line into a typed command and raises ``UsageError``
 for anything wrong before a request is made; the handlers here only *do*: connect on first
-use, check the price against ``confirm_above`` and ``max_credits``, call the session,
+use, check a command's total price against the session client's ``confirm_above`` and
+``max_credits`` (the core's own limits: the traits here only set them), call the session,
 display. Loading the extension imports nothing heavy (no httpx, pandas, ipywidgets or
 core): everything below is imported inside the handlers.
 
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from traitlets import Float, TraitError, Unicode, validate
+from traitlets import Float, TraitError, Unicode, observe, validate
 
 if TYPE_CHECKING:  # pragma: no cover
     from .magic_args import Chat, Command, Compare, Cost, Generate, Jobs, Models
@@ -49,13 +50,12 @@ class PhayaMagics(Magics):
     confirm_above = Float(10.0, min=0.0, help="A command estimated above this many credits "
                                               "needs --yes.").tag(config=True)
     max_credits = Float(None, allow_none=True, min=0.0,
-                        help="Budget: credits the magics may spend in this kernel "
-                             "(None: no limit).").tag(config=True)
+                        help="Budget: the session's max_credits — credits its jobs may commit, "
+                             "whichever layer submits them (None: no limit).").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self._session: Any = None
-        self._spent = 0.0
         self._chat: list[dict[str, str]] = []
         self._raw_cell: str | None = None
 
@@ -104,6 +104,29 @@ class PhayaMagics(Magics):
                     if shared is not None and name in shared and self._model_problem(name, shared[name]):
                         shared[name] = getattr(self, name)  # the shell keeps the last good value too
         super()._load_config(cfg, section_names=section_names, traits=traits)
+
+    @observe("max_credits", "confirm_above")
+    def _push_limit(self, change: Any) -> None:
+        """``%config PhayaMagics.max_credits / confirm_above`` set the session client's own limits."""
+        if self._session is not None:
+            setattr(self._session.aio, change["name"], change["new"])
+
+    def _client(self) -> Any:
+        """The connected session's AsyncPhaya (None before the first command that connects)."""
+        return None if self._session is None else self._session.aio
+
+    def _limits(self) -> tuple[float | None, float, float]:
+        """(max_credits, confirm_above, committed credits), read back from the client when connected."""
+        aio = self._client()
+        if aio is None:
+            return self.max_credits, self.confirm_above, 0.0
+        for name in ("max_credits", "confirm_above"):  # set on the session directly: the traits follow
+            if getattr(self, name) != getattr(aio, name):
+                try:
+                    setattr(self, name, getattr(aio, name))
+                except TraitError:
+                    pass
+        return aio.max_credits, aio.confirm_above, aio.committed_credits
 
     def _defaults(self) -> dict[str, str]:
         return {kind: getattr(self, name) for name, kind in _MODEL_TRAITS.items() if getattr(self, name)}
@@ -167,7 +190,7 @@ class PhayaMagics(Magics):
         if self._session is None:
             from .session import connect
 
-            self._session = connect()
+            self._session = connect(max_credits=self.max_credits, confirm_above=self.confirm_above)
         return self._session
 
     def close(self) -> None:
@@ -182,16 +205,19 @@ class PhayaMagics(Magics):
         return self._connect()
 
     def _check_money(self, total: float, confirmed: bool, what: str) -> None:
-        if self.max_credits is not None and self._spent + total > self.max_credits + 1e-9:
+        """A whole command (``-n`` repeats, a compare grid) against the client's limits, before
+        its first job: the core checks each job again (and reserves it), so no tally lives here."""
+        max_credits, confirm_above, committed = self._limits()
+        if max_credits is not None and committed + total > max_credits + 1e-9:
             raise UsageError(
-                f"{what} would cost {total:g} credits; the magics have spent {self._spent:g} of "
-                f"PhayaMagics.max_credits = {self.max_credits:g}. Raise it with "
-                f"%config PhayaMagics.max_credits = ..."
+                f"{what} would cost {total:g} credits; the session has committed {committed:g} of "
+                f"PhayaMagics.max_credits = {max_credits:g} ({max(0.0, max_credits - committed):g} left). "
+                f"Raise it with %config PhayaMagics.max_credits = ..."
             )
-        if total > self.confirm_above and not confirmed:
+        if total > confirm_above and not confirmed:
             raise UsageError(
                 f"{what} would cost {total:g} credits, above PhayaMagics.confirm_above = "
-                f"{self.confirm_above:g}: add --yes to run it"
+                f"{confirm_above:g}: add --yes to run it"
             )
 
     # ------------------------------------------------------------ generation
@@ -204,7 +230,6 @@ class PhayaMagics(Magics):
         jobs = []
         for _ in range(cmd.repeats):
             job = session.submit(cmd.service.name, confirm=True, tags=cmd.tags, **cmd.params)
-            self._spent += est.credits
             jobs.append(job)
         if not cmd.wait:
             for job in jobs:
@@ -215,7 +240,7 @@ class PhayaMagics(Magics):
         results = []
         try:
             for job in jobs:
-                result = self._wait(job, est.credits)
+                result = self._wait(job)
                 if not shown_by_hook:
                     self._display(result)
                 results.append(result)
@@ -235,10 +260,8 @@ class PhayaMagics(Magics):
             except PhayaError:
                 pass
 
-    def _wait(self, job: Any, credits: float) -> Any:
+    def _wait(self, job: Any) -> Any:
         from IPython.display import display
-
-        from .core.errors import JobFailed
 
         status = _Status(job)
         handle = display(status, display_id=True)
@@ -250,12 +273,8 @@ class PhayaMagics(Magics):
                 shown[0] = now.text
                 handle.update(now)
 
-        try:
+        try:  # a refund releases the job's reservation in the core
             result = job.wait(on_progress=progress)
-        except JobFailed as exc:
-            if getattr(exc, "refunded", False) or getattr(job, "refunded", False):
-                self._spent = max(0.0, self._spent - credits)
-            raise
         finally:
             progress(job)
         return result
@@ -373,13 +392,13 @@ class PhayaMagics(Magics):
             return self._connect().compare_grid()
         total = cmd.total_credits
         self._check_money(total, cmd.confirm, "compare")
-        comparison = self._connect().compare(list(cmd.prompts), cmd.specs, repeats=cmd.repeats, confirm=True)
-        self._spent += total
-        return comparison
+        return self._connect().compare(list(cmd.prompts), cmd.specs, repeats=cmd.repeats, confirm=True)
 
     # ------------------------------------------------------------ chat
 
     def _chat_run(self, cmd: Chat) -> None:
+        from contextlib import closing
+
         from IPython.display import Markdown, display
 
         if cmd.reset:
@@ -405,19 +424,19 @@ class PhayaMagics(Magics):
         handle = display(Markdown("*…*"), display_id=True)
         text, usage, credits = "", None, None
         try:
-            for chunk in session.chat_stream(list(self._chat), model=model, **kwargs):
-                if chunk.text:
-                    text += chunk.text
-                    if handle is not None:
-                        handle.update(Markdown(text))
-                usage = chunk.usage or usage
-                credits = chunk.credits if chunk.credits is not None else credits
+            # closing: the stream (an open response) ends here even if displaying fails midway
+            with closing(session.chat_stream(list(self._chat), model=model, **kwargs)) as stream:
+                for chunk in stream:
+                    if chunk.text:
+                        text += chunk.text
+                        if handle is not None:
+                            handle.update(Markdown(text))
+                    usage = chunk.usage or usage
+                    credits = chunk.credits if chunk.credits is not None else credits
         except BaseException:
             self._chat.pop()
             raise
         self._chat.append({"role": "assistant", "content": text})
-        if credits:
-            self._spent += float(credits)
         if handle is not None:
             from types import SimpleNamespace
 
@@ -453,14 +472,15 @@ class PhayaMagics(Magics):
                 else "sandbox (starts on first use: no PHAYA_API_KEY)"
             key = "set (PHAYA_API_KEY)" if has_key else "not set"
             state = "not connected yet"
+        max_credits, confirm_above, committed = self._limits()
         lines = [
             f"base URL:      {base}",
             f"mode:          {mode}",
             f"API key:       {key}",
             f"session:       {state}",
-            f"spent here:    {self._spent:g} credits"
-            + ("" if self.max_credits is None else f" of max_credits {self.max_credits:g}"),
-            f"confirm_above: {self.confirm_above:g} credits",
+            f"committed:     {committed:g} credits"
+            + ("" if max_credits is None else f" of max_credits {max_credits:g}"),
+            f"confirm_above: {confirm_above:g} credits",
         ]
         for name, kind in _MODEL_TRAITS.items():
             lines.append(f"{name + ':':<15}{getattr(self, name) or '(default: ' + kind + ')'}")

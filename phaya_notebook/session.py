@@ -23,7 +23,8 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 from . import catalog
@@ -88,17 +89,21 @@ class Session(Phaya):
             return reply
 
         async def chat_stream(messages: str | list[dict[str, Any]], *, model: str | None = None,
-                              **kw: Any) -> AsyncIterator[ChatChunk]:
+                              **kw: Any) -> AsyncGenerator[ChatChunk, None]:
             started = time.time()
-            async for chunk in stream(messages, model=model, **kw):
-                if chunk.done:
-                    usage = chunk.usage or {}
-                    credits = chunk.credits
-                    if credits is None:
-                        credits = catalog.chat_credits(chunk.model or model, int(usage.get("prompt_tokens") or 0),
-                                                       int(usage.get("completion_tokens") or 0))
-                    record(messages, chunk.model or model, usage, credits, time.time() - started)
-                yield chunk
+            # aclosing: when our consumer stops early, the client's stream (an open
+            # response) is closed now, on this loop, not by the garbage collector later
+            async with aclosing(stream(messages, model=model, **kw)) as chunks:
+                async for chunk in chunks:
+                    if chunk.done:
+                        usage = chunk.usage or {}
+                        credits = chunk.credits
+                        if credits is None:
+                            credits = catalog.chat_credits(chunk.model or model,
+                                                           int(usage.get("prompt_tokens") or 0),
+                                                           int(usage.get("completion_tokens") or 0))
+                        record(messages, chunk.model or model, usage, credits, time.time() - started)
+                    yield chunk
 
         aio.chat = chat  # type: ignore[method-assign]
         aio.chat_stream = chat_stream  # type: ignore[method-assign,assignment]

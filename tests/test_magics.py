@@ -21,6 +21,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from phaya_notebook import catalog
+from phaya_notebook.core.errors import BudgetExceeded, ConfirmationRequired
 
 SPEED, TIME_SCALE = 120.0, 10.0
 
@@ -258,14 +259,46 @@ def test_max_credits_budget_and_refund_of_failed_jobs(ip: Ip) -> None:
     try:
         msg = ip.fails("%phaya image [fail] a fox")
         assert msg.startswith("JobFailed") and "refunded" in msg
-        assert ip.magics._spent == 0.0  # refunded: the budget is back
+        aio = ip.magics.session.aio  # the trait set the session client's own budget
+        assert aio.max_credits == 1.0
+        assert aio.committed_credits == 0.0  # refunded: the core released the reservation
         ip.run("r = %phaya image a fox")
+        assert aio.committed_credits == 1.0
         before = ip.stats()
         msg = ip.fails("%phaya image another fox")
-        assert "max_credits = 1" in msg and "spent 1" in msg
+        assert "max_credits = 1" in msg and "committed 1" in msg
+        msg = ip.fails("%phaya image -n 2 two foxes")
+        assert "2 credits" in msg and "max_credits = 1" in msg
+        # one mechanism: the core refuses the same job from any layer, with no request
+        with pytest.raises(BudgetExceeded, match="max_credits=1"):
+            ip.magics.session.submit("text-to-image", prompt="a fox from the session")
         assert _delta(before, ip.stats()) == {}
+        assert "committed:     1 credits of max_credits 1" in _config(ip)
     finally:
         ip.run("%config PhayaMagics.max_credits = None")
+    assert ip.magics.session.aio.max_credits is None
+
+
+def test_limits_set_before_connecting_reach_the_client_and_read_back(ip: Ip) -> None:
+    ip.run("%config PhayaMagics.confirm_above = 0.5")
+    ip.run("%config PhayaMagics.max_credits = 100.0")
+    try:
+        ip.run("r0 = %phaya balance")  # connects with the limits already set
+        aio = ip.magics.session.aio
+        assert (aio.confirm_above, aio.max_credits) == (0.5, 100.0)
+        with pytest.raises(ConfirmationRequired, match="confirm_above=0.5"):
+            ip.magics.session.submit("text-to-image", prompt="a fox")  # 1 credit > 0.5: the core's check
+        aio.max_credits = 50.0  # set on the session directly: the magics read it back
+        assert "of max_credits 50" in _config(ip)
+        assert ip.magics.max_credits == 50.0
+    finally:
+        ip.run("%config PhayaMagics.max_credits = None")
+        ip.run("%config PhayaMagics.confirm_above = 10.0")
+    assert ip.magics.session.aio.confirm_above == 10.0
+
+
+def _config(ip: Ip) -> str:
+    return ip.magics.config_text()
 
 
 # ---------------------------------------------------------------- bad input
@@ -442,3 +475,20 @@ def test_connects_lazily_to_the_embedded_sandbox_without_a_key(ip: Ip, monkeypat
 
     _, embedded_key = launch.embedded_sandbox()
     assert embedded_key not in ip.everything_shown() and embedded_key not in repr(ip.magics.session)
+
+
+def test_a_local_file_for_a_media_flag_is_uploaded(ip: Ip, tmp_path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (32, 24), (200, 80, 40)).save(tmp_path / "cat.png")
+    before = ip.stats()
+    ip.run("r = %phaya video --model image-to-video --image-url ./cat.png --duration 2")
+    r = ip.shell.user_ns["r"]
+    assert r.media == "video" and r.paths
+    sent = ip.magics.session.aio.jobs[-1].params["image_url"]
+    assert sent.startswith("http") and "cat" in sent
+    assert _delta(before, ip.stats()).get("/api/v1/media/upload") == 1
+    before = ip.stats()
+    msg = ip.fails("%phaya video --model image-to-video --image-url ./dog.png")
+    assert "image_url" in msg and "not an existing file" in msg
+    assert _delta(before, ip.stats()) == {}

@@ -23,8 +23,11 @@ from phaya_notebook.core.errors import (
     InsufficientCredits,
     InvalidParams,
     JobFailed,
+    ServerError,
 )
 from phaya_notebook.session import Session, connect
+
+from .stream_checks import unfinished_http_generators, unraisables_on_collect
 
 # Jobs run at speed 6 on a 10x time scale: Z-Image ~0.2 s, Sora 2 ~3 s, polls every 0.5 s.
 SPEED, TIME_SCALE = 6.0, 10.0
@@ -314,3 +317,83 @@ def test_a_joblog_attached_to_a_bare_async_client_logs_its_jobs(fast: FastSandbo
                 return result.job_id
 
     assert asyncio.run(main())
+
+
+# ---------------------------------------------------------------- streams close deterministically
+# Session is a sync facade: inside a running loop (a kernel, an async test) nest_asyncio makes
+# the loop re-entrant. A stream abandoned early must still be closed on that loop, not left
+# to the garbage collector (which warns "no running event loop", or worse at exit).
+
+
+@pytest.fixture()
+def live_streams(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Every httpx streaming response opened during the test (to check each got closed)."""
+    import httpx
+
+    opened: list[Any] = []
+    real = httpx.AsyncClient.send
+
+    async def send(self: httpx.AsyncClient, request: httpx.Request, **kw: Any) -> httpx.Response:
+        resp = await real(self, request, **kw)
+        if kw.get("stream"):
+            opened.append(resp)
+        return resp
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", send)
+    yield opened
+
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+async def test_breaking_out_of_a_session_stream_in_a_running_loop_closes_it(
+        sandbox: Any, tmp_path: Path, live_streams: list[Any]) -> None:
+    s = Session(sandbox.api_key, sandbox.base_url, log_path=tmp_path / "jobs.sqlite3")
+    try:
+        it = s.chat_stream("tell me a long story")
+        for chunk in it:
+            assert chunk.text
+            break
+        it.close()  # what a for-loop's owner (or the refcount) does to an abandoned generator
+        assert live_streams and all(r.is_closed for r in live_streams)
+        del it, chunk
+        assert unfinished_http_generators() == []
+        assert unraisables_on_collect() == []
+        # the client still works on this loop afterwards
+        assert [c for c in s.chat_stream("again") if c.done]
+    finally:
+        s.close()
+    assert all(r.is_closed for r in live_streams)
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+async def test_an_error_event_mid_stream_closes_the_response(
+        sandbox: Any, tmp_path: Path, live_streams: list[Any]) -> None:
+    s = Session(sandbox.api_key, sandbox.base_url, log_path=tmp_path / "jobs.sqlite3")
+    try:
+        got: list[str] = []
+        with pytest.raises(ServerError, match="mid-answer"):
+            for chunk in s.chat_stream("this one fails [stream-error]"):
+                got.append(chunk.text)
+        assert got  # it failed after it began
+        assert live_streams and all(r.is_closed for r in live_streams)
+        assert unfinished_http_generators() == []
+        assert unraisables_on_collect() == []
+    finally:
+        s.close()
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+async def test_async_consumer_stopping_early_closes_the_stream(
+        sandbox: Any, tmp_path: Path, live_streams: list[Any]) -> None:
+    from contextlib import aclosing
+
+    s = Session(sandbox.api_key, sandbox.base_url, log_path=tmp_path / "jobs.sqlite3")
+    try:
+        async with aclosing(s.aio.chat_stream("stop me early")) as stream:
+            async for _chunk in stream:
+                break
+        assert live_streams and all(r.is_closed for r in live_streams)
+        assert unfinished_http_generators() == []
+        assert unraisables_on_collect() == []
+    finally:
+        s.close()

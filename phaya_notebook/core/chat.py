@@ -8,7 +8,7 @@ fields and keep-alives are skipped; an ``error`` object arriving mid-stream (on 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,7 +105,7 @@ def reply_from(data: dict[str, Any]) -> ChatReply:
                      float(credits or 0.0), finish)
 
 
-async def parse_sse(lines: AsyncIterator[str]) -> AsyncIterator[ChatChunk]:
+async def parse_sse(lines: AsyncIterator[str]) -> AsyncGenerator[ChatChunk, None]:
     """Server-sent events -> text deltas, ending with one ``done`` chunk (usage, credits)."""
     usage: dict[str, Any] | None = None
     credits: float | None = None

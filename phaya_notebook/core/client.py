@@ -4,7 +4,7 @@ Every request goes through :meth:`AsyncPhaya._call`: it takes a slot from the ke
 shared :class:`RequestBudget`, maps low-level failures to the :mod:`errors` tree in one
 place, and retries what is safe to retry — GETs on transport errors, 429, 5xx and
 malformed JSON. A create POST is retried only when it surely did not reach the server
-(connection refused, 429). After an ambiguous create failure the job is reconciled
+(connection refused, 429). After an ambiguous create failure the job is reconciled (``create.py``)
 (looked up in the service's history, or in the credits ledger) or the caller gets
 :class:`AmbiguousCreate` — never a blind second charge.
 
@@ -15,6 +15,7 @@ the API's own host; reprs, errors and our logs show at most its last four charac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import pathlib
@@ -22,7 +23,8 @@ import random
 import threading
 import time
 import weakref
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from contextlib import aclosing
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,8 +33,9 @@ import httpx
 from .. import catalog
 from .budget import RequestBudget, budget_for
 from .chat import ChatChunk, ChatReply, Embeddings, chat_body, parse_sse, reply_from
+from .create import Ambiguous as _Ambiguous
+from .create import create_job
 from .errors import (
-    AmbiguousCreate,
     AuthenticationError,
     BudgetExceeded,
     ConfirmationRequired,
@@ -47,16 +50,15 @@ from .errors import (
     retry_after_of,
 )
 from .jobs import Job, JobEvent, Result, _ts
+from .local_media import split_local, substitute
 from .media import MediaCache, guess_ext, guess_mime
 from .scheduler import PollScheduler, scheduler_for
+from .wire import field_of as _field
+from .wire import listing as _listing
 
 __all__ = ["AsyncPhaya"]
 
 log = logging.getLogger("phaya_notebook.core")
-
-#: Clock skew allowed between us and the server when matching a job to a create.
-_SKEW = 120.0
-
 
 class _Secret:
     """Holds the key; its repr and str show only the last four characters."""
@@ -77,20 +79,6 @@ class _Secret:
 
     def __reduce__(self) -> Any:  # never pickled into a file by accident
         raise TypeError("the API key cannot be pickled")
-
-
-class _Ambiguous(Exception):
-    """A non-idempotent request failed after it may have reached the server.
-
-    ``kind``: "answered" (5xx or bad JSON: the server's handler is finished), "dropped"
-    (connection cut without an answer) or "timeout" (the server may still be working).
-    """
-
-    def __init__(self, error: PhayaError, kind: str, what: str):
-        super().__init__(str(error))
-        self.error = error
-        self.kind = kind
-        self.what = what
 
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
@@ -334,7 +322,7 @@ class AsyncPhaya:
     def estimate(self, service: str | catalog.Service, **params: Any) -> catalog.Estimate:
         """The price of a job, validated, without any request."""
         svc = self._service(service)
-        return catalog.estimate(svc, self._validate(svc, params))
+        return catalog.estimate(svc, self._validate(svc, split_local(svc, params)[0]))
 
     @property
     def committed_credits(self) -> float:
@@ -372,8 +360,14 @@ class AsyncPhaya:
 
     async def submit(self, service: str | catalog.Service, *, confirm: bool = False, tags: tuple[str, ...] = (),
                      watch: bool = False, **params: Any) -> Job:
-        """Validate, price, guard the money, create (one request), start polling; returns the Job."""
+        """Validate, price, guard the money, create (one request), start polling; returns the Job.
+
+        A media param may be a local file (a ``pathlib.Path`` or a path string): it is checked
+        with the rest before any request, and uploaded (``media/upload``) only once the
+        money checks pass; the job is created with the uploaded URL.
+        """
         svc = self._service(service)
+        params, local = split_local(svc, params)
         body = self._validate(svc, params)
         est = catalog.estimate(svc, body)
         if est.credits > self.confirm_above and not confirm:
@@ -389,14 +383,20 @@ class AsyncPhaya:
                     raise InsufficientCredits(
                         f"{svc.name} needs about {est.credits:g} credits; the balance is {balance:g}",
                         needed=est.credits, balance=balance)
+            if local:
+                body = substitute(body, await self._upload_all(local))
             job_id, data = await self._create(svc, body)
         except BaseException:
             self._unreserve(est.credits)
             raise
         charged = data.get("credits_charged")
+        status = data.get("status") if isinstance(data.get("status"), str) else None
+        if status is not None and catalog.is_terminal(status):
+            # a job found by reconciling may have finished already: its result (and media)
+            # still come from one status poll, so it must not start out as done
+            status = None
         job = Job(self, svc, job_id, body, est, tags=tuple(tags),
-                  charged=float(charged) if isinstance(charged, (int, float)) else None,
-                  raw_status=data.get("status") if isinstance(data.get("status"), str) else None)
+                  charged=float(charged) if isinstance(charged, (int, float)) else None, raw_status=status)
         job._reserved = est.credits  # type: ignore[attr-defined]
         job.watched = watch
         self._jobs[(svc.name, job_id)] = job
@@ -456,102 +456,11 @@ class AsyncPhaya:
         data = await self._get(svc.history, params={"limit": limit})
         return _listing(data, "jobs", "characters", "history", "data")
 
-    # ------------------------------------------------------------- create and reconcile
+    # ------------------------------------------------------------- create (core/create.py)
 
     async def _create(self, svc: catalog.Service, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """One create request; reconciled, never blindly repeated, after an ambiguous failure."""
-        sent_at = time.time()
-        self._inflight[svc.name] = self._inflight.get(svc.name, 0) + 1
-        try:
-            for _ in range(3):
-                try:
-                    # in a burst the longest jobs start first (it shortens the whole sweep)
-                    lpt = time.monotonic() - self._scheduler.base_seconds(svc, body, self.job_speed)
-                    data = await self._call("POST", svc.create_path, json=body, safe=False, priority=lpt,
-                                            what=f"create {svc.name}")
-                except _Ambiguous as amb:
-                    found = await self._reconcile(svc, body, sent_at, amb)
-                    if found is not None:
-                        self.stats["reconciled"] += 1
-                        log.info("%s create failed ambiguously (%s) but the job exists: %s",
-                                 svc.name, amb.what, found[0])
-                        return found
-                    if amb.kind != "timeout" and self._can_prove_absent(svc):
-                        log.info("%s create failed (%s) and no job was made: sending again", svc.name, amb.what)
-                        sent_at = time.time()
-                        continue
-                    raise AmbiguousCreate(_ambiguous_text(svc, amb, sent_at), service=svc.name,
-                                          sent_at=sent_at) from amb.error
-                if not isinstance(data, dict):
-                    raise ServerError(f"create {svc.name}: expected an object, got {type(data).__name__}")
-                job_id = _job_id(data)
-                if not job_id:
-                    raise ServerError(f"create {svc.name}: the answer has no job id")
-                return job_id, data
-            raise AmbiguousCreate(f"create {svc.name}: the server kept failing; nothing was charged "
-                                  "(checked); try again later", service=svc.name, sent_at=sent_at)
-        finally:
-            self._inflight[svc.name] -= 1
-
-    def _can_prove_absent(self, svc: catalog.Service) -> bool:
-        return bool(_history_lookup(svc)) or (svc.charge_on == "create" and svc.min_price > 0)
-
-    async def _reconcile(self, svc: catalog.Service, body: dict[str, Any], sent_at: float,
-                         amb: _Ambiguous) -> tuple[str, dict[str, Any]] | None:
-        """Find the job an ambiguous create made, if any (history, else the credits ledger)."""
-        if not self._can_prove_absent(svc):
-            return None
-        # let our other creates of this service finish, so their ids are known
-        for _ in range(100):
-            if self._inflight.get(svc.name, 0) <= 1:
-                break
-            await asyncio.sleep(0.05)
-        looks = {"answered": [0.0], "dropped": [0.5, 2.0]}.get(amb.kind, [1.0, 3.0])
-        for delay in looks:
-            await asyncio.sleep(delay)
-            try:
-                found = await self._lookup(svc, body, sent_at)
-            except PhayaError as exc:
-                log.warning("reconciling a %s create failed: %s", svc.name, exc)
-                return None
-            if found == "many":
-                return None
-            if found is not None:
-                return found
-        return None
-
-    async def _lookup(self, svc: catalog.Service, body: dict[str, Any], sent_at: float) -> Any:
-        known = {jid for (name, jid) in self._jobs if name == svc.name}
-        hist = _history_lookup(svc)
-        if hist:
-            data = await self._get(hist, params={"limit": 50})
-            items = _listing(data, "jobs", "history", "data")
-            cands = []
-            for it in items:
-                jid = _job_id(it)
-                if not jid or jid in known:
-                    continue
-                created = _ts(it.get("created_at"))
-                if created is not None and created < sent_at - _SKEW:
-                    continue
-                if any(k in it and it[k] != v for k, v in body.items() if k != "prompt") \
-                        or it.get("prompt", body.get("prompt")) != body.get("prompt"):
-                    continue
-                cands.append((jid, it))
-        else:
-            items = await self.credits_history(limit=50)
-            cands = []
-            for it in items:
-                jid = it.get("job_id")
-                if it.get("kind", "charge") != "charge" or it.get("service") != svc.name or not jid:
-                    continue
-                created = _ts(it.get("created_at"))
-                if jid in known or (created is not None and created < sent_at - _SKEW):
-                    continue
-                cands.append((jid, {"job_id": jid, "credits_charged": abs(float(it.get("amount") or 0))}))
-        if len(cands) > 1:
-            return "many"
-        return cands[0] if cands else None
+        return await create_job(self, svc, body)
 
     # ------------------------------------------------------------- results and media
 
@@ -619,6 +528,12 @@ class AsyncPhaya:
                 raise PhayaError.from_response(resp, "download")
             return resp.content, resp.headers.get("content-type")
 
+    async def _upload_all(self, files: Mapping[str, pathlib.Path]) -> dict[str, str]:
+        """Upload local files at once; {placeholder: URL}."""
+        keys = list(files)
+        urls = await asyncio.gather(*(self.upload(files[k]) for k in keys))
+        return dict(zip(keys, urls, strict=True))
+
     async def upload(self, path_or_bytes: str | os.PathLike[str] | bytes, filename: str | None = None) -> str:
         """Put a local file in Phaya storage (``media/upload``); returns its URL for *_url params."""
         if isinstance(path_or_bytes, (bytes, bytearray)):
@@ -649,7 +564,12 @@ class AsyncPhaya:
 
     async def chat_stream(self, messages: str | list[dict[str, Any]], *, model: str | None = None,
                           **kw: Any) -> AsyncGenerator[ChatChunk, None]:
-        """Text deltas as they arrive, then one ``done`` chunk with usage and credits."""
+        """Text deltas as they arrive, then one ``done`` chunk with usage and credits.
+
+        An async generator holding an open response: consume it inside
+        ``contextlib.aclosing(...)`` (as every layer here does) so that stopping early
+        closes the connection at once instead of leaving it to the garbage collector.
+        """
         body = chat_body(messages, model, True, kw)
         for attempt in range(self.max_retries + 1):
             cell = await self.budget.acquire(time.monotonic())
@@ -664,8 +584,13 @@ class AsyncPhaya:
                     if resp.status_code >= 400:
                         await resp.aread()
                         raise PhayaError.from_response(resp, "chat stream")
-                    async for chunk in parse_sse(resp.aiter_lines()):
-                        yield chunk
+                    lines = resp.aiter_lines()
+                    try:
+                        async with aclosing(parse_sse(lines)) as chunks:
+                            async for chunk in chunks:
+                                yield chunk
+                    finally:
+                        await _finish_stream(resp, lines)
                     return
             except _NOT_SENT as exc:
                 if attempt < self.max_retries:
@@ -748,47 +673,25 @@ class AsyncPhaya:
 # ----------------------------------------------------------------- helpers
 
 
-def _field(data: Any, *names: str) -> Any:
-    if isinstance(data, dict):
-        for n in names:
-            if n in data and data[n] is not None:
-                return data[n]
-        inner = data.get("data")
-        if isinstance(inner, dict):
-            return _field(inner, *names)
-    raise ServerError(f"the answer has none of the fields {', '.join(names)}")
+async def _finish_stream(resp: httpx.Response, lines: AsyncIterator[str]) -> None:
+    """Close a streamed response and run its generator chain to the end, here and now.
 
+    httpx reads a body through nested async generators (lines, text, bytes, down to
+    httpcore's connection stream). Closing the outer one leaves the inner ones suspended
+    for the garbage collector, which finalizes them later on whatever loop is left (or on
+    none: "coroutine ... aclose was never awaited", "no running event loop"). So the
+    response is closed first — the connection is dropped, nothing more is read from the
+    server — and the chain is then pulled until it ends: what is left is only data
+    already buffered, then an error from the closed connection, which unwinds every level.
+    """
+    await resp.aclose()
+    # in this task (the chain's cancel scopes belong to it), bounded in time where asyncio can
+    timeout: Any = getattr(asyncio, "timeout", None)
+    try:
+        async with timeout(2.0) if timeout is not None else contextlib.nullcontext():
+            async for _ in lines:
+                pass
+    except Exception as exc:  # the expected end of a closed stream (ReadError, StreamClosed, ...)
+        log.debug("chat stream closed: %s", type(exc).__name__)
 
-def _listing(data: Any, *names: str) -> list[Any]:
-    if isinstance(data, list):
-        return data
-    if isinstance(data, dict):
-        for n in names:
-            if isinstance(data.get(n), list):
-                return list(data[n])
-    raise ServerError(f"expected a list under {' / '.join(names)}")
-
-
-def _job_id(data: Mapping[str, Any]) -> str | None:
-    for k in ("job_id", "id"):
-        if isinstance(data.get(k), str) and data[k]:
-            return str(data[k])
-    inner = data.get("data")
-    if isinstance(inner, dict) and isinstance(inner.get("job_id"), str):
-        return str(inner["job_id"])
-    return None
-
-
-def _history_lookup(svc: catalog.Service) -> str | None:
-    """A history listing that shows jobs with their prompt (sora2-character's list does not)."""
-    return svc.history if svc.history and not svc.history.endswith("/list") else None
-
-
-def _ambiguous_text(svc: catalog.Service, amb: _Ambiguous, sent_at: float) -> str:
-    when = time.strftime("%H:%M:%S", time.localtime(sent_at))
-    how = ("client.credits_history() (or the Phaya dashboard) for a charge"
-           if svc.min_price > 0 else "the Phaya dashboard for a new job")
-    return (f"create {svc.name}: {amb.what}; the request may have reached the server and no matching job "
-            f"could be found. It was NOT sent again, to avoid a second charge. Check {how} for {svc.name} "
-            f"after {when}; if there is none, submit again.")
 

@@ -9,6 +9,7 @@ tasks keep living on the same loop between calls.
 from __future__ import annotations
 
 import asyncio
+import collections
 import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
@@ -34,6 +35,74 @@ def _nest(loop: asyncio.AbstractEventLoop) -> None:
         nest_asyncio.apply(loop)
 
 
+_depth = threading.local()
+
+
+def _context_entered(handle: Any) -> bool:
+    """True when the handle's Context is entered further up this thread's stack."""
+    ctx = getattr(handle, "_context", None)
+    if ctx is None:
+        return False
+    try:
+        ctx.run(int)
+    except RuntimeError:
+        return True
+    return False
+
+
+class _ReadyQueue(collections.deque):
+    """The loop's ready queue, made safe for nested runs.
+
+    ipykernel 7 runs every shell request in a task bound to one shared Context, and the cell
+    making a sync call has that Context entered. Stepping another such task from the nested
+    loop fails ("cannot enter context ... already entered"): the request was lost and
+    JupyterLab's Run All hung at the first sync call. While a nested run is under way, such
+    handles are set aside and put back at the front once the outermost sync call returns —
+    the order the kernel would have run them in anyway.
+    """
+
+    def __init__(self, items: Any, loop: asyncio.AbstractEventLoop):
+        super().__init__(items)
+        self.deferred: list[Any] = []
+        self._skip = asyncio.Handle(int, (), loop)
+        self._skip.cancel()
+
+    def popleft(self) -> Any:
+        handle = super().popleft()
+        if getattr(_depth, "n", 0) and _context_entered(handle):
+            self.deferred.append(handle)
+            return self._skip
+        return handle
+
+    def release(self) -> None:
+        if self.deferred:
+            self.extendleft(reversed(self.deferred))
+            self.deferred.clear()
+
+
+def _ready_queue(loop: asyncio.AbstractEventLoop) -> _ReadyQueue | None:
+    ready = getattr(loop, "_ready", None)
+    if isinstance(ready, _ReadyQueue):
+        return ready
+    if isinstance(ready, collections.deque):
+        queue = _ReadyQueue(ready, loop)
+        loop._ready = queue  # type: ignore[attr-defined]
+        return queue
+    return None
+
+
+def _run_nested(loop: asyncio.AbstractEventLoop, coro: Awaitable[T]) -> T:
+    queue = _ready_queue(loop)
+    depth = getattr(_depth, "n", 0)
+    _depth.n = depth + 1
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        _depth.n = depth
+        if depth == 0 and queue is not None:
+            queue.release()
+
+
 def run_sync(coro: Awaitable[T], private: list[asyncio.AbstractEventLoop | None] | None = None) -> T:
     """Run ``coro`` to the end from sync code, on the running loop if there is one."""
     try:
@@ -42,7 +111,7 @@ def run_sync(coro: Awaitable[T], private: list[asyncio.AbstractEventLoop | None]
         loop = None
     if loop is not None:
         _nest(loop)
-        return loop.run_until_complete(coro)
+        return _run_nested(loop, coro)
     holder: list[asyncio.AbstractEventLoop | None] = private if private is not None else [None]
     own = holder[0]
     if own is None or own.is_closed():

@@ -12,7 +12,6 @@ import asyncio
 import json
 import random
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -26,6 +25,7 @@ from .config import SandboxConfig
 from .faults import Faults
 from .files import FileStore
 from .gate import Gate, admin_only
+from .pools import MediaPools
 from .ratelimit import RateLimiter
 from .runner import FAIL, SLOW, SLOW_SECONDS, STUCK, Runner, markers
 from .state import Account, NotEnoughCredits, State, iso
@@ -59,14 +59,14 @@ class Sandbox:
         self.files = FileStore(config.data_dir, config.url_ttl)
         self.faults = Faults()
         self.limiter = RateLimiter(config.rate_limit, config.window)
-        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="phaya-sandbox-media")
+        self.pools = MediaPools()
         self.ctx = producers.Context(self.files, config)
-        self.runner = Runner(self.state, self.ctx, self.executor)
+        self.runner = Runner(self.state, self.ctx, self.pools)
         self.rng = random.Random(config.seed)
 
     def close(self) -> None:
         self.runner.shutdown()
-        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.pools.shutdown()
         self.files.close()
 
     # ------------------------------------------------------------ request helpers
@@ -131,6 +131,7 @@ def create_app(config: SandboxConfig) -> FastAPI:
     api.add_api_route("/media/status/{job_id}", _status(sb, tuple(catalog.MEDIA_JOBS)), methods=["GET"])
     _extra_routes(api, sb, auth)
     app.include_router(api)
+    _openai_routes(app, sb)
     _root_routes(app, sb)
     return app
 
@@ -198,8 +199,8 @@ def _create(sb: Sandbox, svc: catalog.Service) -> Callable[..., Awaitable[Any]]:
             raise HTTPProblem(422, problems_detail(exc)) from exc
         facts: dict[str, float] = {}
         if svc.name in ("kling-motion-control", "thai-subtitle"):
-            loop = asyncio.get_running_loop()
-            facts = await loop.run_in_executor(sb.executor, producers.price_facts, sb.ctx, svc.name, full)
+            # probing an input is quick and the caller waits for it: due now, light pool
+            facts = await asyncio.wrap_future(sb.pools.light.submit(producers.price_facts, sb.ctx, svc.name, full))
         price = float(catalog.estimate(svc, sent, facts).credits)
         typical = catalog.typical_seconds(svc, full)
         duration = sb.config.job_seconds(typical, sb.rng.uniform(0.7, 1.3))
@@ -245,24 +246,7 @@ def _extra_routes(api: APIRouter, sb: Sandbox, auth: Any) -> None:
 
     @api.post("/phaya-gpt/chat/completions")
     async def chat_completions(request: Request) -> Any:
-        acct = await sb.account(request)
-        body = await sb.json_object(request)
-        try:
-            clean = chat.check_chat(body)
-        except catalog.ParamError as exc:
-            raise HTTPProblem(422, problems_detail(exc)) from exc
-        r = chat.reply(clean)
-        if not r.fail_midway:
-            try:
-                sb.state.charge(acct, r.credits, "phaya-gpt", None)
-            except NotEnoughCredits as exc:
-                raise HTTPProblem(402, str(exc)) from exc
-        if clean.get("stream"):
-            return StreamingResponse(chat.sse(r, 0.01), media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        if r.fail_midway:
-            raise HTTPProblem(502, "Upstream provider error (sandbox [stream-error])")
-        return chat.flat_answer(r)
+        return await _chat(sb, request, chat.flat_answer)
 
     @api.get("/phaya-gpt/models")
     async def models(acct: Account = auth) -> dict[str, Any]:
@@ -277,18 +261,7 @@ def _extra_routes(api: APIRouter, sb: Sandbox, auth: Any) -> None:
 
     @api.post("/embedding/create")
     async def embedding(request: Request) -> Any:
-        acct = await sb.account(request)
-        body = await sb.json_object(request)
-        try:
-            texts, model = chat.check_embedding(body)
-        except catalog.ParamError as exc:
-            raise HTTPProblem(422, problems_detail(exc)) from exc
-        answer = chat.embeddings_answer(texts, model)
-        try:
-            sb.state.charge(acct, answer["credits_used"], "embedding", None)
-        except NotEnoughCredits as exc:
-            raise HTTPProblem(402, str(exc)) from exc
-        return answer
+        return await _embedding(sb, request)
 
     @api.post("/media/upload")
     async def upload(request: Request) -> Any:
@@ -302,6 +275,64 @@ def _extra_routes(api: APIRouter, sb: Sandbox, auth: Any) -> None:
         with sb.state.lock:
             running = [j for j in sb.state.jobs.values() if j.service.name in catalog.MEDIA_JOBS and not j.terminal]
         return {"success": True, "queued": 0, "processing": len(running)}
+
+
+async def _chat(sb: Sandbox, request: Request, shape: Callable[[chat.Reply], dict[str, Any]]) -> Any:
+    """One chat request (auth, checks, charge), answered flat or OpenAI-style by ``shape``."""
+    acct = await sb.account(request)
+    body = await sb.json_object(request)
+    try:
+        clean = chat.check_chat(body)
+    except catalog.ParamError as exc:
+        raise HTTPProblem(422, problems_detail(exc)) from exc
+    r = chat.reply(clean)
+    if not r.fail_midway:
+        try:
+            sb.state.charge(acct, r.credits, "phaya-gpt", None)
+        except NotEnoughCredits as exc:
+            raise HTTPProblem(402, str(exc)) from exc
+    if clean.get("stream"):
+        return StreamingResponse(chat.sse(r, 0.01), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    if r.fail_midway:
+        raise HTTPProblem(502, "Upstream provider error (sandbox [stream-error])")
+    return shape(r)
+
+
+async def _embedding(sb: Sandbox, request: Request) -> Any:
+    acct = await sb.account(request)
+    body = await sb.json_object(request)
+    try:
+        texts, model = chat.check_embedding(body)
+    except catalog.ParamError as exc:
+        raise HTTPProblem(422, problems_detail(exc)) from exc
+    answer = chat.embeddings_answer(texts, model)
+    try:
+        sb.state.charge(acct, answer["credits_used"], "embedding", None)
+    except NotEnoughCredits as exc:
+        raise HTTPProblem(402, str(exc)) from exc
+    return answer
+
+
+def _openai_routes(app: FastAPI, sb: Sandbox) -> None:
+    """The OpenAI-compatible proxy at the host root (``/v1``, outside ``/api/v1``).
+
+    Same keys, balance and rate limit as the API; chat answers use OpenAI's ``choices[]``
+    and stream the same server-sent events as Phaya-GPT.
+    """
+    auth = Depends(sb.account)
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> Any:
+        return await _chat(sb, request, chat.openai_answer)
+
+    @app.get("/v1/models")
+    async def models(acct: Account = auth) -> dict[str, Any]:
+        return chat.openai_models()
+
+    @app.post("/v1/embeddings")
+    async def embeddings(request: Request) -> Any:
+        return await _embedding(sb, request)
 
 
 def _root_routes(app: FastAPI, sb: Sandbox) -> None:
@@ -320,7 +351,11 @@ def _root_routes(app: FastAPI, sb: Sandbox) -> None:
 
     @app.get("/_sandbox/health")
     async def health() -> dict[str, Any]:
-        return {"ok": True}
+        """No token: clients read ``speed`` and ``time_scale`` here to time their polls."""
+        c = sb.config
+        return {"ok": True, "speed": float(c.speed), "time_scale": float(c.time_scale),
+                "rate_limit": c.rate_limit, "window_seconds": c.window,
+                "status_cache_seconds": c.cache_interval}
 
     @app.post("/_sandbox/faults", dependencies=[Depends(admin_only(sb))])
     async def add_fault(request: Request) -> Any:

@@ -110,6 +110,21 @@ def flat_answer(r: Reply) -> dict[str, Any]:
             "usage": r.usage, "credits_used": r.credits, "finish_reason": r.finish_reason}
 
 
+def openai_answer(r: Reply) -> dict[str, Any]:
+    """The same reply in OpenAI's ``chat.completion`` shape (the host-root ``/v1`` proxy)."""
+    return {"id": r.id, "object": "chat.completion", "created": int(time.time()), "model": r.model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": r.text},
+                         "finish_reason": r.finish_reason}],
+            "usage": {**r.usage, "cost": r.credits}}
+
+
+def openai_models() -> dict[str, Any]:
+    """Chat and embedding models in OpenAI's ``/v1/models`` list shape."""
+    ids = list(catalog.CHAT_MODELS) + list(catalog.EMBEDDING_MODELS)
+    return {"object": "list", "data": [{"id": i, "object": "model", "created": 0, "owned_by": i.split("/")[0]}
+                                       for i in ids]}
+
+
 async def sse(r: Reply, pause: float) -> AsyncIterator[bytes]:
     """OpenRouter-style server-sent events for one reply."""
     created = int(time.time())

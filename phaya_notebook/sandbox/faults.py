@@ -1,7 +1,7 @@
 """Misbehaviour on demand, for client tests: queued faults and request counts.
 
 ``POST /_sandbox/faults`` queues "the next N requests whose path contains S answer
-500 / 503 / slowly / with malformed JSON / by dropping the connection / with 429".
+500 / 503 / slowly (the request is acted on at once, only the answer waits) / with malformed JSON / by dropping the connection / with 429".
 Every request is counted per key id and path so tests can assert how many requests
 a client made.
 """

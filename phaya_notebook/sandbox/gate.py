@@ -47,8 +47,7 @@ class Gate:
         if fault is None:
             await self.app(scope, receive, send)
         elif fault.kind == "slow":
-            await asyncio.sleep(fault.seconds)
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, _late(send, fault.seconds))
         elif fault.kind == "drop":
             await _drop(send)
         elif fault.kind == "malformed":
@@ -59,6 +58,21 @@ class Gate:
                       429: "Rate limit exceeded"}[status]
             headers = {"retry-after": "1"} if status in (429, 503) else {}
             await _respond(send, status, json.dumps({"detail": detail}).encode(), headers)
+
+
+def _late(send: Any, seconds: float) -> Any:
+    """A ``send`` that holds the answer back: the request is read and acted on at once
+    (a create lands and is charged), only the answer is late, like a slow real server.
+    A client that gave up meanwhile is simply not answered."""
+    async def late_send(message: dict[str, Any]) -> None:
+        if message.get("type") == "http.response.start":
+            await asyncio.sleep(seconds)
+        try:
+            await send(message)
+        except OSError:
+            pass  # the client went away while we waited
+
+    return late_send
 
 
 async def _respond(send: Any, status: int, body: bytes, headers: dict[str, str]) -> None:

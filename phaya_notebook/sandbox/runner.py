@@ -1,9 +1,10 @@
 """Job lifecycles: the clock decides the visible status, a task makes the media.
 
 A job's status walks through its service's non-terminal values (server casing) as its
-duration elapses; media is made in a thread pool at the same time, so the event loop
-never waits on Pillow or FFmpeg. The job turns terminal when both the duration has
-passed and the media exists. Seedream is charged here, on completion; failures and
+duration elapses; media is made from the moment of creation in a deadline-ordered pool
+(``pools``: video apart from images and sound), so the event loop never waits on Pillow
+or FFmpeg and a quick job is not queued behind heavy ones. The job turns terminal when
+both the duration has passed and the media exists. Seedream is charged here, on completion; failures and
 cancellations are refunded here.
 """
 
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from concurrent.futures import Executor
+from concurrent.futures import Future
 from typing import Any
 
 from phaya_notebook import catalog
 
 from . import producers
+from .pools import MediaPools
 from .state import Job, NotEnoughCredits, State, iso
 
 FAIL, STUCK, SLOW = "[fail]", "[stuck]", "[slow]"
@@ -39,33 +41,39 @@ def markers(params: Any) -> set[str]:
 
 
 class Runner:
-    def __init__(self, state: State, ctx: producers.Context, executor: Executor):
-        self.state, self.ctx, self.executor = state, ctx, executor
+    def __init__(self, state: State, ctx: producers.Context, pools: MediaPools):
+        self.state, self.ctx, self.pools = state, ctx, pools
 
     # ------------------------------------------------------------ lifecycle
 
     def launch(self, job: Job) -> None:
+        """Start making the media now (due when the job is), and the clock that finishes it."""
         if job.stuck:
             return
-        job.task = asyncio.get_running_loop().create_task(self._run(job))
-
-    async def _run(self, job: Job) -> None:
-        loop = asyncio.get_running_loop()
-        work = None
+        work: Future[Any] | None = None
         if not job.fail:
-            work = loop.run_in_executor(self.executor, producers.PRODUCERS[job.service.name], self.ctx,
-                                        dict(job.params))
-            work.add_done_callback(lambda f: f.cancelled() or f.exception())
-        await asyncio.sleep(job.duration)
-        if work is None:
-            self.finish(job, "failed", error="Generation failed (sandbox [fail] marker); credits refunded")
-            return
+            pool = self.pools.for_media(job.service.media)
+            work = pool.submit(producers.PRODUCERS[job.service.name], self.ctx, dict(job.params),
+                               due=job.started + job.duration)
+        job.task = asyncio.get_running_loop().create_task(self._run(job, work))
+
+    async def _run(self, job: Job, work: Future[Any] | None) -> None:
         try:
-            result = await work
-        except Exception as exc:  # a generator bug must fail the job, not the server
-            self.finish(job, "failed", error=f"Generation failed: {exc}"[:500])
-            return
-        self.finish(job, "completed", result=result)
+            await asyncio.sleep(max(0.0, job.started + job.duration - time.monotonic()))
+            if work is None:
+                self.finish(job, "failed", error="Generation failed (sandbox [fail] marker); credits refunded")
+                return
+            try:
+                result = await asyncio.wrap_future(work)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a generator bug must fail the job, not the server
+                self.finish(job, "failed", error=f"Generation failed: {exc}"[:500])
+                return
+            self.finish(job, "completed", result=result)
+        finally:
+            if work is not None and not work.done():
+                work.cancel()  # a cancelled job's queued media is dropped
 
     def finish(self, job: Job, status: str, result: dict[str, Any] | None = None, error: str | None = None) -> None:
         """Make a job terminal once: charge on completion where due, refund otherwise."""

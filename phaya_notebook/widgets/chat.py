@@ -7,6 +7,7 @@ every streamed chunk; the last chunk's usage gives the reply's tokens and credit
 from __future__ import annotations
 
 import html
+from contextlib import aclosing
 from typing import Any
 
 import ipywidgets as w
@@ -83,15 +84,17 @@ class ChatBox(w.VBox):
     async def _stream(self, reply: w.HTML, meta: w.HTML, model: str) -> None:
         text, usage, credits, chunks = "", None, None, 0
         try:
-            async for chunk in self.aio.chat_stream(list(self.messages), model=model):
-                if chunk.text:
-                    text += chunk.text
-                    chunks += 1
-                    reply.value = f"<div><b>{_e(model)}:</b></div>{markdown_to_html(text)}"
-                if chunk.usage is not None:
-                    usage = chunk.usage
-                if chunk.credits is not None:
-                    credits = chunk.credits
+            # aclosing: the stream's response is closed here even if this task stops early
+            async with aclosing(self.aio.chat_stream(list(self.messages), model=model)) as stream:
+                async for chunk in stream:
+                    if chunk.text:
+                        text += chunk.text
+                        chunks += 1
+                        reply.value = f"<div><b>{_e(model)}:</b></div>{markdown_to_html(text)}"
+                    if chunk.usage is not None:
+                        usage = chunk.usage
+                    if chunk.credits is not None:
+                        credits = chunk.credits
         except Exception:
             if not text and self.messages and self.messages[-1]["role"] == "user":
                 self.messages.pop()  # nothing came back: do not resend a dangling question

@@ -10,7 +10,7 @@ import httpx
 
 from phaya_notebook import catalog
 
-from .helpers import client
+from .helpers import admin, client
 
 CHAT = "/phaya-gpt/chat/completions"
 
@@ -101,3 +101,52 @@ def test_embeddings_are_deterministic_and_similar_for_similar_text(http: httpx.C
 
     assert cos(a, b) > 0.7 > cos(a, c)
     assert http.post("/embedding/create", json={"input": 3}).json()["detail"][0]["loc"] == ["body", "input"]
+
+
+def test_openai_proxy_at_the_host_root(fresh_sandbox: Any) -> None:
+    """/v1/* outside /api/v1: OpenAI shapes over the same chat, keys, balance and rate limit."""
+    sb = fresh_sandbox
+    body = {"messages": [{"role": "user", "content": "Proxy hello"}], "model": "openai/gpt-4o-mini"}
+    with httpx.Client(base_url=sb.root_url, headers={"Authorization": f"Bearer {sb.api_key}"}) as v1, \
+            client(sb) as api:
+        assert httpx.post(sb.root_url + "/v1/chat/completions", json=body).status_code == 401
+        ans = v1.post("/v1/chat/completions", json=body).json()
+        flat = api.post(CHAT, json=body).json()
+        assert ans["object"] == "chat.completion" and ans["model"] == flat["model"]
+        assert ans["choices"] == [{"index": 0, "message": {"role": "assistant", "content": flat["message"]["content"]},
+                                   "finish_reason": "stop"}]
+        assert ans["usage"]["total_tokens"] == flat["usage"]["total_tokens"]
+        left = api.get("/user/credits").json()["credits_balance"]
+        assert math.isclose(left, 100.0 - 2 * flat["credits_used"], abs_tol=1e-6)  # both were charged
+
+        with v1.stream("POST", "/v1/chat/completions", json={**body, "stream": True}) as r:
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+            data = [ln[6:] for ln in r.iter_lines() if ln.startswith("data: ")]
+        assert data[-1] == "[DONE]"
+        chunks = [json.loads(d) for d in data[:-1]]
+        assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]) \
+            == flat["message"]["content"]
+
+        bad = v1.post("/v1/chat/completions", json={"messages": [{"role": "robot", "content": "x"}]})
+        assert bad.status_code == 422 and ["body", "messages", 0, "role"] in [d["loc"] for d in bad.json()["detail"]]
+
+        ids = [m["id"] for m in v1.get("/v1/models").json()["data"]]
+        assert set(catalog.CHAT_MODELS) | set(catalog.EMBEDDING_MODELS) == set(ids)
+        emb = v1.post("/v1/embeddings", json={"input": ["a cat"]}).json()
+        same = api.post("/embedding/create", json={"input": ["a cat"]}).json()
+        assert emb["object"] == "list" and emb["data"][0]["embedding"] == same["data"][0]["embedding"]
+
+        with admin(sb) as adm:
+            stats = adm.get("/_sandbox/stats").json()["by_key"][sb.key_id(sb.api_key)]["paths"]
+        assert stats["/v1/chat/completions"] == 3 and stats["/v1/models"] == 1  # the keyless one is not ours
+
+
+def test_openai_proxy_shares_the_rate_limit(fresh_sandbox: Any) -> None:
+    sb = fresh_sandbox
+    with httpx.Client(base_url=sb.root_url, headers={"Authorization": f"Bearer {sb.api_key}"}) as v1, \
+            client(sb) as api:
+        codes = [v1.get("/v1/models").status_code for _ in range(30)]
+        codes += [api.get("/user/credits").status_code for _ in range(30)]
+        assert codes == [200] * 60
+        r = v1.get("/v1/models")
+        assert r.status_code == 429 and r.headers["Retry-After"]
