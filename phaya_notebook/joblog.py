@@ -544,6 +544,8 @@ class JobRecorder:
         self.base_url = base_url
 
     def __call__(self, event: Any) -> None:
+        if getattr(event, "kind", None) == "chat":  # a ChatEvent: the session logs those
+            return
         try:
             self.log.record(event.job.id, **self.fields(event))
         except (sqlite3.Error, OSError) as exc:  # the job must go on; say loudly that the log missed it

@@ -372,7 +372,7 @@ class PhayaMagics(Magics):
                     "price": m.completion_per_1k,
                     "price_basis": f"{m.prompt_per_1k:g} / {m.completion_per_1k:g} credits per 1k "
                                    "prompt / completion tokens",
-                    "parameters": "messages, model, temperature, max_tokens, web_search",
+                    "parameters": ", ".join(p.name for p in catalog.CHAT_PARAMS if p.name != "stream"),
                 })
         return pd.DataFrame(rows)
 

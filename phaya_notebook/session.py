@@ -6,8 +6,9 @@ the real Phaya; without one it starts the offline sandbox and says so in one lin
 Why a subclass and a listener: jobs start from many layers (sync calls, widgets,
 magics, compare runs) but all of them go through the one ``AsyncPhaya.submit`` path,
 which announces each job's id before polling (``created``) and every later change.
-The session subscribes once, so nothing paid for escapes the log. Chat calls are
-logged by wrapping the client's two chat entry points (tokens and credits).
+The session subscribes once, so nothing paid for escapes the log. Chat calls reach
+the same listeners as :class:`~phaya_notebook.core.chat.ChatEvent` (one per call, from
+``AsyncPhaya.chat``/``chat_stream``): the session logs their tokens and credits.
 
 Money: the confirm threshold, the ``max_credits`` reservation and the balance check
 live in the core's submit path; the session exposes them (``estimate``,
@@ -23,12 +24,12 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncGenerator, Sequence
-from contextlib import aclosing
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import catalog
 from .compare import Comparison, ModelSpec, plan, run
+from .core.chat import ChatEvent
 from .core.errors import JobFailed, JobTimeout, NotFound, PhayaError
 from .core.jobs import Result
 from .core.sync import Phaya
@@ -36,8 +37,6 @@ from .joblog import JobLog, parse_time
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
-
-    from .core.chat import ChatChunk, ChatReply
 
 __all__ = ["Session", "connect"]
 
@@ -67,63 +66,25 @@ class Session(Phaya):
             raise
         self.session_id = uuid.uuid4().hex[:12]
         self._recorder = self.log.attach(self.aio, session=self.session_id)
-        self._wrap_chat()
+        self.aio.add_listener(self._on_chat)
 
     def __repr__(self) -> str:
         return super().__repr__().rstrip(">") + f" log={str(self.log.path)!r}>"
 
     # ------------------------------------------------------------- chat logging
 
-    def _wrap_chat(self) -> None:
-        """Log every chat call of this client, whichever layer makes it (widgets call ``aio``)."""
-        aio = self.aio
-        plain, stream = aio.chat, aio.chat_stream
-        record = self._record_chat
+    def _on_chat(self, event: Any) -> None:
+        """The ChatEvent listener: one row per chat call the server answered (tokens, credits).
 
-        async def chat(messages: str | list[dict[str, Any]], *, model: str | None = None,
-                       **kw: Any) -> ChatReply:
-            started = time.time()
-            reply = await plain(messages, model=model, **kw)
-            usage = reply.usage or {}
-            record(messages, reply.model or model, usage, reply.credits, time.time() - started)
-            return reply
-
-        async def chat_stream(messages: str | list[dict[str, Any]], *, model: str | None = None,
-                              **kw: Any) -> AsyncGenerator[ChatChunk, None]:
-            started = time.time()
-            # aclosing: when our consumer stops early, the client's stream (an open
-            # response) is closed now, on this loop, not by the garbage collector later
-            async with aclosing(stream(messages, model=model, **kw)) as chunks:
-                async for chunk in chunks:
-                    if chunk.done:
-                        usage = chunk.usage or {}
-                        credits = chunk.credits
-                        if credits is None:
-                            credits = catalog.chat_credits(chunk.model or model,
-                                                           int(usage.get("prompt_tokens") or 0),
-                                                           int(usage.get("completion_tokens") or 0))
-                        record(messages, chunk.model or model, usage, credits, time.time() - started)
-                    yield chunk
-
-        aio.chat = chat  # type: ignore[method-assign]
-        aio.chat_stream = chat_stream  # type: ignore[method-assign,assignment]
-
-    def _record_chat(self, messages: Any, model: str | None, usage: dict[str, Any], credits: float | None,
-                     duration: float) -> None:
-        prompt: str | None
-        if isinstance(messages, str):
-            prompt = messages
-        else:
-            users = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-            prompt = users[-1] if users else None
-        tokens = usage.get("total_tokens")
-        if tokens is None and usage:
-            tokens = int(usage.get("prompt_tokens") or 0) + int(usage.get("completion_tokens") or 0)
+        A call that failed or was stopped before its usage arrived (nothing known to be
+        charged) gets no row; one that was charged is always logged.
+        """
+        if not isinstance(event, ChatEvent) or (event.error is not None and not event.credits):
+            return
         try:
-            self.log.record_chat(model=model or catalog.DEFAULT_CHAT_MODEL, prompt=prompt,
-                                 tokens=None if tokens is None else int(tokens),
-                                 credits=None if credits is None else float(credits), session=self.session_id,
-                                 base_url=self.aio.base_url, duration=duration)
+            self.log.record_chat(model=event.model, prompt=event.prompt, tokens=event.tokens,
+                                 credits=event.credits, session=self.session_id, base_url=self.aio.base_url,
+                                 duration=event.duration)
         except (sqlite3.Error, OSError) as exc:
             log.error("job log %s could not record a chat call: %s", self.log.path, exc)
 
@@ -287,6 +248,7 @@ class Session(Phaya):
 
     def close(self) -> None:
         self.aio.remove_listener(self._recorder)
+        self.aio.remove_listener(self._on_chat)
         try:
             super().close()
         finally:

@@ -36,7 +36,7 @@ def _result(media: str, paths: list[Path], mimes: list[str], **kw) -> SimpleName
 def nb_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The notebook's working directory, with the cache below it as in a real session."""
     monkeypatch.chdir(tmp_path)
-    media = tmp_path / ".phaya" / "media"
+    media = tmp_path / "phaya-media"
     media.mkdir(parents=True)
     return media
 
@@ -46,14 +46,14 @@ def test_image_preview_is_capped_and_links_full_file(nb_dir: Path) -> None:
     assert big.stat().st_size > 2_000_000
     data, _ = render(_result("image", [big], ["image/png"]))._repr_mimebundle_()
     html = data["text/html"]
-    assert 'href=".phaya/media/abc.png"' in html
+    assert 'href="phaya-media/abc.png"' in html
     m = re.search(r'src="data:image/(jpeg|png);base64,([A-Za-z0-9+/=]+)"', html)
     assert m, html[:300]
     assert len(m.group(2)) <= PREVIEW_MAX_B64
     thumb = Image.open(__import__("io").BytesIO(base64.b64decode(m.group(2))))
     assert max(thumb.size) <= display.PREVIEW_MAX_SIDE
     assert "1 credits" in html and "job job-1" in html
-    assert ".phaya/media/abc.png" in data["text/plain"]
+    assert "phaya-media/abc.png" in data["text/plain"]
 
 
 def test_fifty_images_stay_under_5_mb(nb_dir: Path) -> None:
@@ -71,14 +71,14 @@ def test_video_player_uses_relative_path_and_small_data_fallback(nb_dir: Path) -
     html = render(_result("video", [small], ["video/mp4"], service="image-to-video")).data["text/html"]
     assert "<video controls" in html
     srcs = re.findall(r'<source src="([^"]+)" type="video/mp4"', html)
-    assert srcs[0] == ".phaya/media/clip.mp4"
+    assert srcs[0] == "phaya-media/clip.mp4"
     assert srcs[1].startswith("data:video/mp4;base64,")
 
     big = nb_dir / "big.mp4"
     big.write_bytes(b"\x00" * (DATA_URI_MAX_BYTES + 1))
     data = render(_result("video", [big], ["video/mp4"]))
     srcs = re.findall(r'<source src="([^"]+)"', data.data["text/html"])
-    assert srcs == [".phaya/media/big.mp4"]
+    assert srcs == ["phaya-media/big.mp4"]
     assert bundle_size(data) < 5000
 
 
@@ -92,7 +92,7 @@ def test_music_has_two_players_and_speech_one(nb_dir: Path) -> None:
     w = nb_dir / "s.wav"
     w.write_bytes(b"RIFF" + b"\x00" * 100)
     html = render(_result("speech", [w], ["audio/wav"], service="text-to-speech")).data["text/html"]
-    assert html.count("<audio controls") == 1 and ".phaya/media/s.wav" in html
+    assert html.count("<audio controls") == 1 and "phaya-media/s.wav" in html
 
 
 def test_character_id_is_text_and_escaped() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -118,10 +119,20 @@ def test_reconcile_flags_a_charge_that_does_not_match_the_estimate(session: Sess
     assert "off by +1" in row["reconcile_note"]
 
 
-def test_chat_calls_are_logged_with_tokens_and_credits(session: Session) -> None:
+def test_chat_calls_are_logged_with_tokens_and_credits(session: Session,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, logger="phaya_notebook")
     reply = session.chat("Say hello in Thai")
     chunks = list(session.chat_stream([{"role": "user", "content": "and in Japanese"}]))
     assert chunks[-1].done
+    # a stream stopped early and a failed call were not charged: no row
+    cut = session.chat_stream("cut me off")
+    assert not next(cut).done
+    cut.close()
+    with pytest.raises(ServerError):
+        session.chat("this fails [stream-error]")
+    assert caplog.text == ""  # every listener (the job recorder too) took the chat events in stride
+    assert len(session.jobs()) == 2
     chats = session.jobs(kind="chat")
     assert len(chats) == 2
     assert chats["prompt"].tolist() == ["Say hello in Thai", "and in Japanese"]

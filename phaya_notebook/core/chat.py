@@ -1,5 +1,9 @@
 """Chat and embeddings: answers as small dataclasses, and the SSE stream parser.
 
+Every chat call that reaches the server ends in exactly one :class:`ChatEvent`, delivered
+to the client's listeners (``AsyncPhaya.add_listener``, next to the JobEvents), so the job
+log can count tokens and credits whichever layer chatted.
+
 The streaming parser is tolerant by design: comment lines (``:``), blank lines, unknown
 fields and keep-alives are skipped; an ``error`` object arriving mid-stream (on an HTTP
 200) raises :class:`ServerError` with the server's message.
@@ -10,12 +14,12 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from .. import catalog
 from .errors import InvalidParams, ServerError
 
-__all__ = ["ChatChunk", "ChatReply", "Embeddings", "chat_body", "parse_sse"]
+__all__ = ["ChatChunk", "ChatEvent", "ChatReply", "Embeddings", "chat_body", "parse_sse"]
 
 
 @dataclass
@@ -37,6 +41,49 @@ class ChatChunk:
     usage: dict[str, Any] | None = None
     credits: float | None = None
     model: str | None = None
+
+
+@dataclass
+class ChatEvent:
+    """One finished chat call, for listeners (the job log): what it cost and how it ended.
+
+    ``error`` is None when the reply (or the stream's final usage chunk) arrived; else it
+    says why not (the error, or ``"closed early"``), and ``usage``/``credits`` hold what
+    was known by then (usually nothing). ``kind`` is always ``"chat"``: a listener that
+    also receives :class:`~phaya_notebook.core.jobs.JobEvent` tells them apart by it.
+    """
+
+    model: str
+    messages: list[dict[str, Any]]
+    usage: dict[str, Any] = field(default_factory=dict)
+    credits: float | None = None
+    streamed: bool = False
+    error: str | None = None
+    duration: float = 0.0
+    kind: Literal["chat"] = "chat"
+
+    @property
+    def prompt(self) -> str | None:
+        """The last user message (what a log row shows)."""
+        users = [m.get("content") for m in self.messages if m.get("role") == "user"]
+        last = users[-1] if users else None
+        return last if isinstance(last, str) else None
+
+    @property
+    def tokens(self) -> int | None:
+        """Total tokens, from ``total_tokens`` or prompt + completion; None when unknown."""
+        total = self.usage.get("total_tokens")
+        if total is None and self.usage:
+            total = int(self.usage.get("prompt_tokens") or 0) + int(self.usage.get("completion_tokens") or 0)
+        return None if total is None else int(total)
+
+
+def stream_credits(model: str | None, usage: dict[str, Any] | None, credits: float | None) -> float | None:
+    """A stream's credits: the server's figure, else the catalog's price of its token usage."""
+    if credits is not None or usage is None:
+        return credits
+    return catalog.chat_credits(model, int(usage.get("prompt_tokens") or 0),
+                                int(usage.get("completion_tokens") or 0))
 
 
 @dataclass

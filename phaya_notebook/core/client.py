@@ -32,7 +32,16 @@ import httpx
 
 from .. import catalog
 from .budget import RequestBudget, budget_for
-from .chat import ChatChunk, ChatReply, Embeddings, chat_body, parse_sse, reply_from
+from .chat import (
+    ChatChunk,
+    ChatEvent,
+    ChatReply,
+    Embeddings,
+    chat_body,
+    parse_sse,
+    reply_from,
+    stream_credits,
+)
 from .create import Ambiguous as _Ambiguous
 from .create import create_job
 from .errors import (
@@ -56,7 +65,11 @@ from .scheduler import PollScheduler, scheduler_for
 from .wire import field_of as _field
 from .wire import listing as _listing
 
-__all__ = ["AsyncPhaya"]
+__all__ = ["AsyncPhaya", "ClientEvent", "Listener"]
+
+#: What a listener receives: a job's state change, or a finished chat call (``kind == "chat"``).
+ClientEvent = JobEvent | ChatEvent
+Listener = Callable[[ClientEvent], Any]
 
 log = logging.getLogger("phaya_notebook.core")
 
@@ -129,7 +142,7 @@ class AsyncPhaya:
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary())
         self._jobs: dict[tuple[str, str], Job] = {}
-        self._listeners: list[Callable[[JobEvent], Any]] = []
+        self._listeners: list[Listener] = []
         self._money = threading.Lock()
         self._committed = 0.0     # estimates of jobs created or being created (minus releases)
         self._inflight: dict[str, int] = {}
@@ -556,11 +569,19 @@ class AsyncPhaya:
     async def chat(self, messages: str | list[dict[str, Any]], *, model: str | None = None,
                    **kw: Any) -> ChatReply:
         body = chat_body(messages, model, False, kw)
+        started = time.monotonic()
         try:
-            data = await self._call("POST", "/phaya-gpt/chat/completions", json=body, safe=False, what="chat")
-        except _Ambiguous as amb:
-            raise amb.error from None
-        return reply_from(data if isinstance(data, dict) else {})
+            try:
+                data = await self._call("POST", "/phaya-gpt/chat/completions", json=body, safe=False,
+                                        what="chat")
+            except _Ambiguous as amb:
+                raise amb.error from None
+            reply = reply_from(data if isinstance(data, dict) else {})
+        except BaseException as exc:
+            self._emit_chat(body, None, None, None, False, started, _why(exc))
+            raise
+        self._emit_chat(body, reply.model, reply.usage, reply.credits, False, started, None)
+        return reply
 
     async def chat_stream(self, messages: str | list[dict[str, Any]], *, model: str | None = None,
                           **kw: Any) -> AsyncGenerator[ChatChunk, None]:
@@ -571,35 +592,55 @@ class AsyncPhaya:
         closes the connection at once instead of leaving it to the garbage collector.
         """
         body = chat_body(messages, model, True, kw)
-        for attempt in range(self.max_retries + 1):
-            cell = await self.budget.acquire(time.monotonic())
-            self.stats["requests"] += 1
-            try:
-                async with self._http().stream("POST", self._url("/phaya-gpt/chat/completions"), json=body,
-                                               headers=self._auth()) as resp:
-                    self.budget.settle(cell)
-                    if resp.status_code == 429:
-                        self.budget.pause(retry_after_of(resp) or 1.0)
+        started = time.monotonic()
+        emitted = False
+        seen_model: str | None = None
+        try:
+            for attempt in range(self.max_retries + 1):
+                cell = await self.budget.acquire(time.monotonic())
+                self.stats["requests"] += 1
+                try:
+                    async with self._http().stream("POST", self._url("/phaya-gpt/chat/completions"), json=body,
+                                                   headers=self._auth()) as resp:
+                        self.budget.settle(cell)
+                        if resp.status_code == 429:
+                            self.budget.pause(retry_after_of(resp) or 1.0)
+                            continue
+                        if resp.status_code >= 400:
+                            await resp.aread()
+                            raise PhayaError.from_response(resp, "chat stream")
+                        lines = resp.aiter_lines()
+                        try:
+                            async with aclosing(parse_sse(lines)) as chunks:
+                                async for chunk in chunks:
+                                    seen_model = chunk.model or seen_model
+                                    if chunk.done and not emitted:  # the call is complete: report it now
+                                        emitted = True
+                                        usage = chunk.usage or {}
+                                        self._emit_chat(body, seen_model, usage,
+                                                        stream_credits(seen_model or body.get("model"), usage,
+                                                                       chunk.credits),
+                                                        True, started, None)
+                                    yield chunk
+                        finally:
+                            await _finish_stream(resp, lines)
+                        return
+                except _NOT_SENT as exc:
+                    if attempt < self.max_retries:
+                        await self._backoff(attempt)
                         continue
-                    if resp.status_code >= 400:
-                        await resp.aread()
-                        raise PhayaError.from_response(resp, "chat stream")
-                    lines = resp.aiter_lines()
-                    try:
-                        async with aclosing(parse_sse(lines)) as chunks:
-                            async for chunk in chunks:
-                                yield chunk
-                    finally:
-                        await _finish_stream(resp, lines)
-                    return
-            except _NOT_SENT as exc:
-                if attempt < self.max_retries:
-                    await self._backoff(attempt)
-                    continue
-                raise TransportError(f"chat stream: could not connect ({type(exc).__name__})") from exc
-            except httpx.TransportError as exc:
-                raise TransportError(f"chat stream broke off ({type(exc).__name__})") from exc
-        raise RateLimited("chat stream: still rate limited after retries")
+                    raise TransportError(f"chat stream: could not connect ({type(exc).__name__})") from exc
+                except httpx.TransportError as exc:
+                    raise TransportError(f"chat stream broke off ({type(exc).__name__})") from exc
+            raise RateLimited("chat stream: still rate limited after retries")
+        except GeneratorExit:  # the consumer stopped before the final usage chunk
+            if not emitted:
+                self._emit_chat(body, seen_model, None, None, True, started, "closed early")
+            raise
+        except BaseException as exc:
+            if not emitted:
+                self._emit_chat(body, seen_model, None, None, True, started, _why(exc))
+            raise
 
     async def embed(self, input: str | list[str], *, model: str | None = None) -> Embeddings:
         if not (isinstance(input, str) or (isinstance(input, list) and input
@@ -637,20 +678,34 @@ class AsyncPhaya:
 
     # ------------------------------------------------------------- events and closing
 
-    def add_listener(self, fn: Callable[[JobEvent], Any]) -> None:
+    def add_listener(self, fn: Listener) -> None:
+        """Call ``fn(event)`` for every JobEvent and every ChatEvent (``event.kind == "chat"``).
+
+        Listeners run synchronously on the loop that made the event; one that raises is
+        logged and skipped, never allowed to break the job or the chat call.
+        """
         self._listeners.append(fn)
 
-    def remove_listener(self, fn: Callable[[JobEvent], Any]) -> None:
+    def remove_listener(self, fn: Listener) -> None:
         if fn in self._listeners:
             self._listeners.remove(fn)
 
     def _emit(self, kind: str, job: Job) -> None:
-        event = JobEvent(kind, job)  # type: ignore[arg-type]
+        self._deliver(JobEvent(kind, job))  # type: ignore[arg-type]
+
+    def _emit_chat(self, body: dict[str, Any], model: str | None, usage: dict[str, Any] | None,
+                   credits: float | None, streamed: bool, started: float, error: str | None) -> None:
+        self._deliver(ChatEvent(model or str(body.get("model") or catalog.DEFAULT_CHAT_MODEL),
+                                list(body.get("messages") or []), dict(usage or {}),
+                                None if credits is None else float(credits), streamed, error,
+                                time.monotonic() - started))
+
+    def _deliver(self, event: ClientEvent) -> None:
         for fn in list(self._listeners):
             try:
                 fn(event)
             except Exception:
-                log.exception("job listener failed on %s", kind)
+                log.exception("listener failed on a %s event", event.kind)
 
     async def aclose(self) -> None:
         """Stop polling on this loop (jobs stay resumable) and close its connections."""
@@ -671,6 +726,13 @@ class AsyncPhaya:
 
 
 # ----------------------------------------------------------------- helpers
+
+
+def _why(exc: BaseException) -> str:
+    """A chat event's ``error``: the message, or the exception's name when it has none."""
+    if isinstance(exc, asyncio.CancelledError):
+        return "cancelled"
+    return str(exc) or type(exc).__name__
 
 
 async def _finish_stream(resp: httpx.Response, lines: AsyncIterator[str]) -> None:

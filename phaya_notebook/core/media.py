@@ -2,8 +2,10 @@
 
 Provider URLs expire (14 days or less), so a result is only safe once it is on disk.
 Files are stored as ``<cache>/<sha256[:2]>/<sha256><ext>``: the same bytes are kept
-once, and a path never changes meaning. The default cache is ``./.phaya/media`` next to
-the notebook (Jupyter can serve it by relative path); ``PHAYA_CACHE_DIR`` overrides.
+once, and a path never changes meaning. The default cache is ``./phaya-media`` next to
+the notebook, so Jupyter serves it by relative path: not a hidden folder, because Jupyter
+refuses hidden paths under ``/files/`` (large videos would not play). ``PHAYA_CACHE_DIR``
+overrides.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ _EXT_BY_TYPE = {
 
 def default_cache_dir() -> pathlib.Path:
     env = os.environ.get("PHAYA_CACHE_DIR")
-    return pathlib.Path(env) if env else pathlib.Path(".phaya") / "media"
+    return pathlib.Path(env) if env else pathlib.Path("phaya-media")
 
 
 def guess_ext(url: str, content_type: str | None) -> str:

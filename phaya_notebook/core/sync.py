@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 from .. import catalog
 from .chat import ChatChunk, ChatReply, Embeddings
-from .client import AsyncPhaya
-from .jobs import Job, JobEvent, Result
+from .client import AsyncPhaya, Listener
+from .jobs import Job, Result
 
 __all__ = ["Phaya", "SyncJob", "run_sync"]
 
@@ -238,10 +238,11 @@ class Phaya:
     def upload(self, path_or_bytes: Any, filename: str | None = None) -> str:
         return self._run(self.aio.upload(path_or_bytes, filename))
 
-    def add_listener(self, fn: Callable[[JobEvent], Any]) -> None:
+    def add_listener(self, fn: Listener) -> None:
+        """JobEvents and ChatEvents of the wrapped client (see ``AsyncPhaya.add_listener``)."""
         self.aio.add_listener(fn)
 
-    def remove_listener(self, fn: Callable[[JobEvent], Any]) -> None:
+    def remove_listener(self, fn: Listener) -> None:
         self.aio.remove_listener(fn)
 
     # ------------------------------------------------------------- closing

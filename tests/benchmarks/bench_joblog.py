@@ -24,7 +24,7 @@ def _row(i: int, now: float) -> dict[str, object]:
         "model": "Z-Image", "prompt": f"a lighthouse at dusk, take {i}", "params": '{"aspect_ratio": "1:1"}',
         "status": "completed", "estimated": 1.0, "charged": 1.0, "refunded": 0.0, "delta": 0.0,
         "reconcile": "ok", "created_at": now - 30 * 86400 + i * 25.0, "finished_at": now - 30 * 86400 + i * 25.0 + 10,
-        "duration": 10.0, "urls": '["http://127.0.0.1/files/x/a.png"]', "paths": '[".phaya/media/ab.png"]',
+        "duration": 10.0, "urls": '["http://127.0.0.1/files/x/a.png"]', "paths": '["phaya-media/ab.png"]',
         "tags": '["bench"]', "session": "bench", "base_url": "http://127.0.0.1:1/api/v1",
     }
 
@@ -48,7 +48,7 @@ def append_cost(log: JobLog, n: int) -> float:
         log.record(jid, status="queued")
         log.record(jid, status="processing")
         log.record(jid, status="completed", charged=1.0, refunded=0.0, finished_at=time.time(),
-                   duration=1.0, urls=["http://127.0.0.1/files/x/a.png"], paths=[".phaya/media/ab.png"])
+                   duration=1.0, urls=["http://127.0.0.1/files/x/a.png"], paths=["phaya-media/ab.png"])
     return (time.perf_counter() - t0) / n
 
 

@@ -72,7 +72,7 @@ async def measure(base_url: str, api_key: str, tmp: str) -> None:
 
     os.chdir(tmp)
     launch.register(base_url, speed=SPEED, time_scale=TIME_SCALE)
-    async with AsyncPhaya(api_key, base_url, cache_dir=Path(tmp) / ".phaya" / "media") as aio:
+    async with AsyncPhaya(api_key, base_url, cache_dir=Path(tmp) / "phaya-media") as aio:
         await aio.credits()  # the first connect, excluded
 
         # 1. the cell that shows the studio

@@ -171,6 +171,9 @@ def test_quickstart_media_in_jupyterlab(lab, page) -> None:
             el.scroll_into_view_if_needed()
             page.wait_for_function("m => m.readyState >= 1 && m.duration > 0",
                                    arg=el.element_handle(), polling=100)
+            # served by Jupyter from the cache beside the notebook, not the embedded fallback
+            src = el.evaluate("m => m.currentSrc")
+            assert "/files/" in src and "phaya-media/" in src, src
         expect(page.get_by_text("cost: 0.5 credits")).to_be_visible()  # the video's price
         save_shot(page, "lab-quickstart.png")
     except Exception:

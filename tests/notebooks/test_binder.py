@@ -71,7 +71,6 @@ def test_binder_steps_in_fresh_venv(scratch: Path) -> None:
     assert "sandbox ok" in out, out
     settings = home / ".jupyter" / "lab" / "user-settings" / "@jupyterlab"
     assert (settings / "apputils-extension" / "notification.jupyterlab-settings").exists()
-    assert (home / ".jupyter" / "jupyter_server_config.d" / "phaya-notebook.json").exists()
 
     # 3. a session: binder/start wraps the command; a leaked key/base must not be used
     shutil.copy(NOTEBOOKS / "quickstart.ipynb", work / "quickstart.ipynb")
@@ -87,3 +86,4 @@ def test_binder_steps_in_fresh_venv(scratch: Path) -> None:
     assert "sk-leaked-into-binder" not in text
     assert (work / ".phaya" / "jobs.sqlite3").exists()
     assert not (REPO / "notebooks" / ".phaya").exists(), "the run wrote into the repo"
+    assert not (REPO / "notebooks" / "phaya-media").exists(), "the run wrote into the repo"

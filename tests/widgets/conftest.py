@@ -36,7 +36,7 @@ def nb_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 async def aio(wsandbox: Any, nb_cwd: Path) -> AsyncIterator[Any]:
     from phaya_notebook.core.client import AsyncPhaya
 
-    client = AsyncPhaya(wsandbox.api_key, wsandbox.base_url, cache_dir=nb_cwd / ".phaya" / "media")
+    client = AsyncPhaya(wsandbox.api_key, wsandbox.base_url, cache_dir=nb_cwd / "phaya-media")
     try:
         yield client
     finally:

@@ -1,7 +1,7 @@
 """ChatBox on a Session (the sync facade, nest_asyncio on the running loop), as in a kernel.
 
-The session wraps the client's chat stream to log it; the box streams through that
-wrapper. Streams must close on this loop — finished, failed or cancelled mid-reply —
+The session logs the chat events its client emits for every call; the box streams through
+the client. Streams must close on this loop — finished, failed or cancelled mid-reply —
 and never be left to the garbage collector (that warns, or worse, at exit).
 """
 

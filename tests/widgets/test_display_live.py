@@ -30,12 +30,12 @@ async def test_every_media_kind_renders_from_the_local_cache(aio: Any) -> None:
         assert "127.0.0.1" not in h, k  # nothing points at the provider: it may be gone
         assert bundle_size(render(results[k])) < 2_000_000
 
-    assert re.search(r'<a href="\.phaya/media/[^"]+"[^>]*><img src="data:image/', html["image"])
+    assert re.search(r'<a href="phaya-media/[^"]+"[^>]*><img src="data:image/', html["image"])
     tracks = sources(html["music"], "audio")
-    assert len(tracks) == 2 and all('src=".phaya/media/' in t and "data:audio/mpeg" in t for t in tracks)
+    assert len(tracks) == 2 and all('src="phaya-media/' in t and "data:audio/mpeg" in t for t in tracks)
     assert len(sources(html["speech"], "audio")) == 1 and "audio/wav" in html["speech"]
     (video,) = sources(html["video"], "video")
-    assert 'src=".phaya/media/' in video and "data:video/mp4;base64," in video
+    assert 'src="phaya-media/' in video and "data:video/mp4;base64," in video
     cid = results["character"].character_id
     assert cid and f"<code>{cid}</code>" in html["character"]
     assert f"character_id: {cid}" in render(results["character"]).data["text/plain"]

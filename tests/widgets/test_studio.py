@@ -86,7 +86,7 @@ async def test_generate_returns_at_once_then_the_job_fills_the_gallery(aio: Any)
     (out,) = card.media.outputs
     assert out["output_type"] == "display_data"
     html = out["data"]["text/html"]
-    assert '<img src="data:image/' in html and 'href=".phaya/media/' in html
+    assert '<img src="data:image/' in html and 'href="phaya-media/' in html
     assert running[0] == "1 job(s) running" and running[-1] == ""
     assert card.cancel_button.layout.display == "none"  # text-to-image cannot cancel
 
