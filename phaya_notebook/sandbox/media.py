@@ -63,11 +63,15 @@ def _palette(r: random.Random) -> list[tuple[int, int, int]]:
     return [(r.randrange(30, 230), r.randrange(30, 230), r.randrange(30, 230)) for _ in range(4)]
 
 
-def picture(prompt: str, size: tuple[int, int], label: str | None = None) -> Image.Image:
-    """A procedural RGB picture for a prompt, with the prompt's words drawn on it."""
+def picture(prompt: str, size: tuple[int, int], label: str | None = None, model: str = "") -> Image.Image:
+    """A procedural RGB picture for a prompt, with the prompt's words drawn on it.
+
+    The colours come from the prompt and the shapes from prompt and model, so a compare grid
+    shows one prompt's family resemblance and still tells the models apart.
+    """
     w, h = size
-    r = rng_for(prompt)
-    c1, c2, c3, c4 = _palette(r)
+    c1, c2, c3, c4 = _palette(rng_for(prompt))
+    r = rng_for(f"{model}\0{prompt}" if model else prompt)
     small = Image.new("RGB", (2, 2))
     small.putdata([c1, c2, c3, c4])
     img = small.resize((w, h), Image.Resampling.BILINEAR)

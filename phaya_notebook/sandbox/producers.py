@@ -91,14 +91,14 @@ def _scene_or_image(ctx: Context, prompt: str, image_url: Any, aspect: str | Non
 
 
 def text_to_image(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
-    img = media.picture(p["prompt"], media.dims(p.get("aspect_ratio") or "1:1", 1024))
+    img = media.picture(p["prompt"], media.dims(p.get("aspect_ratio") or "1:1", 1024), model="z-image")
     return {"image_url": ctx.image(img, "png", "z-image").url_path}
 
 
 def seedream(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     long_side = 2048 if p.get("quality") == "high" else 1024
     size = media.dims(p.get("aspect_ratio") or "1:1", long_side)
-    img = media.picture(p["prompt"], size)
+    img = media.picture(p["prompt"], size, model="seedream")
     src = ctx.image_from((p.get("image_urls") or [None])[0])
     if src is not None:
         img = Image.blend(media._cover(src, size), img, 0.35)
@@ -112,7 +112,8 @@ def nano_banana(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     aspect = p.get("aspect_ratio") or "1:1"
     if aspect == "auto":
         aspect = _aspect_of(first, "1:1")
-    img = media.picture(p["prompt"], media.dims(aspect, IMAGE_LONG_SIDE[p.get("resolution") or "1K"]))
+    img = media.picture(p["prompt"], media.dims(aspect, IMAGE_LONG_SIDE[p.get("resolution") or "1K"]),
+                      model="nano-banana")
     rec = ctx.image(img, p.get("output_format") or "jpg", "nano-banana")
     return {"image_url": rec.url_path, "image_urls": [rec.url_path]}
 

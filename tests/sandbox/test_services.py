@@ -183,3 +183,13 @@ def test_every_catalog_service_has_routes(busy_sandbox: Any) -> None:
         for svc in list(catalog.SERVICES.values()) + list(catalog.MEDIA_JOBS.values()):
             assert anon.post(svc.create_path, json={}).status_code == 401, svc.name
             assert anon.get(svc.status_url("x")).status_code == 401, svc.name
+
+
+def test_one_prompt_looks_different_per_model() -> None:
+    """A compare grid must tell the image models apart, not show one picture three times."""
+    from phaya_notebook.sandbox import media
+
+    a = media.picture("a fox in the snow", (64, 64), model="z-image").tobytes()
+    b = media.picture("a fox in the snow", (64, 64), model="seedream").tobytes()
+    assert a != b
+    assert media.picture("a fox in the snow", (64, 64), model="z-image").tobytes() == a

@@ -1,0 +1,109 @@
+"""``phaya-demo``: open (or run) the quickstart notebook on the offline sandbox.
+
+The README's first command ends here, so it has to work on a fresh machine as whoever runs
+it: JupyterLab refuses to start as root without ``--allow-root`` (containers, CI, this
+project's own machines), and a wheel install has no ``notebooks/`` folder beside the package.
+With no ``PHAYA_API_KEY`` the notebooks' ``connect()`` starts the sandbox; a key is dropped
+from the environment unless ``--live`` is given, so the demo never spends real credits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["lab_command", "main", "notebooks_dir"]
+
+REPO_NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+PACKAGED_NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
+
+
+def notebooks_dir(workdir: Path, target: Path | None = None) -> Path:
+    """The repo's notebooks when they are writable, else (or with ``target``) a copy."""
+    repo_ok = (REPO_NOTEBOOKS / "quickstart.ipynb").exists()
+    if target is None and repo_ok and os.access(REPO_NOTEBOOKS, os.W_OK):
+        return REPO_NOTEBOOKS
+    source = REPO_NOTEBOOKS if repo_ok else PACKAGED_NOTEBOOKS
+    if not (source / "quickstart.ipynb").exists():
+        raise SystemExit("phaya-demo: the demo notebooks are not installed (reinstall phaya-notebook)")
+    target = target if target is not None else workdir / "phaya-demo"
+    target.mkdir(parents=True, exist_ok=True)
+    for nb in source.glob("*.ipynb"):
+        if not (target / nb.name).exists():
+            shutil.copy2(nb, target / nb.name)
+    return target
+
+
+def lab_command(nbdir: Path, *, port: int | None = None, open_browser: bool = True) -> list[str]:
+    cmd = [sys.executable, "-m", "jupyter", "lab", str(nbdir / "quickstart.ipynb"),
+           f"--ServerApp.root_dir={nbdir}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    if port:
+        cmd.append(f"--port={port}")
+    if not open_browser:
+        cmd.append("--no-browser")
+    return cmd
+
+
+def _demo_env(live: bool) -> dict[str, str]:
+    env = dict(os.environ)
+    if not live:
+        env.pop("PHAYA_API_KEY", None)
+        env.pop("PHAYA_BASE", None)
+    return env
+
+
+def _execute(nbdir: Path, env: dict[str, str]) -> int:
+    """Run the quickstart headless and print what each cell printed (costs, balance)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(nbdir / "quickstart.ipynb", as_version=4)
+    client = NotebookClient(nb, timeout=300, kernel_name="python3", shutdown_kernel="immediate",
+                            resources={"metadata": {"path": str(nbdir)}})
+    client.execute(env=env)
+    media = 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                sys.stdout.write(out.get("text", ""))
+            data = out.get("data", {})
+            media += any(k.startswith(("image/", "video/", "audio/")) for k in data)
+            html = data.get("text/html", "")
+            media += html.count("<video") + html.count("<audio") + html.count("<img")
+    out_path = nbdir / "quickstart.executed.ipynb"
+    nbformat.write(nb, out_path)
+    print(f"\nphaya-demo: quickstart ran on the sandbox: {media} media outputs; saved {out_path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="phaya-demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--execute", action="store_true",
+                        help="run the quickstart headless and print its costs instead of opening JupyterLab")
+    parser.add_argument("--port", type=int, default=None, help="JupyterLab's port")
+    parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="copy the notebooks here and run them from here (default: the repo's notebooks/)")
+    parser.add_argument("--live", action="store_true",
+                        help="keep PHAYA_API_KEY / PHAYA_BASE: use the real Phaya (costs real credits)")
+    args = parser.parse_args(argv)
+    nbdir = notebooks_dir(Path.cwd(), args.dir)
+    env = _demo_env(args.live)
+    if args.execute:
+        return _execute(nbdir, env)
+    cmd = lab_command(nbdir, port=args.port, open_browser=not args.no_browser)
+    print("phaya-demo: opening", nbdir / "quickstart.ipynb", "in JupyterLab (Ctrl-C to stop)", flush=True)
+    try:
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

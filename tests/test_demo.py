@@ -1,0 +1,42 @@
+"""The README's first command: ``phaya-demo`` opens or runs the quickstart on the sandbox."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from phaya_notebook import demo
+
+
+def test_lab_command_allows_root_only_for_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    root = demo.lab_command(tmp_path, port=8899, open_browser=False)
+    assert "--allow-root" in root and "--port=8899" in root and "--no-browser" in root
+    assert root[3] == "lab" and str(tmp_path / "quickstart.ipynb") in root
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert "--allow-root" not in demo.lab_command(tmp_path)
+
+
+def test_a_target_dir_gets_a_copy_of_every_notebook(tmp_path: Path) -> None:
+    nbdir = demo.notebooks_dir(tmp_path, tmp_path / "nb")
+    names = {p.name for p in nbdir.glob("*.ipynb")}
+    assert {"quickstart.ipynb", "studio.ipynb", "compare.ipynb", "app.ipynb"} <= names
+
+
+@pytest.mark.timeout(240)
+def test_execute_runs_the_quickstart_without_a_key(tmp_path: Path) -> None:
+    env = dict(os.environ, PHAYA_API_KEY="sk-should-be-dropped", PHAYA_BASE="http://127.0.0.1:9/api/v1")
+    out = subprocess.run(
+        [sys.executable, "-m", "phaya_notebook.demo", "--execute", "--dir", str(tmp_path / "nb")],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=220,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "offline sandbox" in out.stdout and "cost:" in out.stdout
+    assert "quickstart ran on the sandbox" in out.stdout
+    assert "sk-should-be-dropped" not in out.stdout + out.stderr
+    assert (tmp_path / "nb" / "quickstart.executed.ipynb").exists()
+    assert any((tmp_path / "nb" / "phaya-media").iterdir())
