@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from phaya_notebook.compare import Comparison, plan
-from phaya_notebook.core import launch
 from phaya_notebook.core.errors import BudgetExceeded, ConfirmationRequired, InvalidParams
 from phaya_notebook.session import Session
+
+from .sandboxes import running_sandbox
 
 SPEED, TIME_SCALE = 20.0, 10.0
 EVIL = '<img src=x onerror="alert(1)"> & a red fox'
@@ -22,14 +23,9 @@ MODELS = ["text-to-image", ("nano-banana", {"resolution": "2K"}), "seedream"]
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    from phaya_notebook.sandbox import start
-
-    sb = start(speed=SPEED, credits=100.0, api_keys=["c-main:1000", "c-budget:100"], time_scale=TIME_SCALE)
-    launch.register(sb.base_url, speed=SPEED, time_scale=TIME_SCALE)
-    try:
+    with running_sandbox(speed=SPEED, time_scale=TIME_SCALE, credits=100.0,
+                         api_keys=["c-main:1000", "c-budget:100"]) as sb:
         yield sb.base_url
-    finally:
-        sb.stop()
 
 
 def test_plan_prices_every_cell_and_refuses_bad_input() -> None:

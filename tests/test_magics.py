@@ -23,22 +23,16 @@ from IPython.core.interactiveshell import InteractiveShell
 from phaya_notebook import catalog
 from phaya_notebook.core.errors import BudgetExceeded, ConfirmationRequired
 
+from .sandboxes import running_sandbox
+
 SPEED, TIME_SCALE = 120.0, 10.0
 
 
 @pytest.fixture(scope="module")
 def box() -> Iterator[Any]:
     """A sandbox of this module's own, time-scaled so polls and compare runs take well under a second."""
-    from phaya_notebook.core import launch
-    from phaya_notebook.sandbox import start
-
-    sb = start(speed=SPEED, credits=100000.0, time_scale=TIME_SCALE)
-    launch.register(sb.base_url, speed=SPEED, time_scale=TIME_SCALE)
-    try:
+    with running_sandbox(speed=SPEED, time_scale=TIME_SCALE, credits=100000.0) as sb:
         yield sb
-    finally:
-        launch._settings.pop(sb.base_url.rstrip("/"), None)
-        sb.stop()
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ from phaya_notebook.core.errors import (
 )
 from phaya_notebook.session import Session, connect
 
+from .sandboxes import running_sandbox
 from .stream_checks import unfinished_http_generators, unraisables_on_collect
 
 # Jobs run at speed 6 on a 10x time scale: Z-Image ~0.2 s, Sora 2 ~3 s, polls every 0.5 s.
@@ -43,14 +44,8 @@ class FastSandbox:
 
 @pytest.fixture(scope="module")
 def fast() -> Iterator[FastSandbox]:
-    from phaya_notebook.sandbox import start
-
-    sb = start(speed=SPEED, credits=100.0, api_keys=list(KEYS), time_scale=TIME_SCALE)
-    launch.register(sb.base_url, speed=SPEED, time_scale=TIME_SCALE)
-    try:
+    with running_sandbox(speed=SPEED, time_scale=TIME_SCALE, credits=100.0, api_keys=list(KEYS)) as sb:
         yield FastSandbox(sb)
-    finally:
-        sb.stop()
 
 
 @pytest.fixture()

@@ -10,7 +10,8 @@ Stable CSS classes, for browser tests and custom styling:
 ``phaya-cost``              the live price label (``phaya-cost-warning`` is added when the
                             price exceeds the balance or the session budget)
 ``phaya-generate``          the Generate / Compare… / Send button
-``phaya-confirm``           Confirm button of the confirm step (``phaya-confirm-cancel``)
+``phaya-confirm``           Confirm button of the confirm step (``phaya-confirm-cancel``;
+                            the whole bar is ``phaya-confirm-box``, see ``confirm.py``)
 ``phaya-jobcard``           one job's card (progress, status, cancel, then its result)
 ``phaya-progress``          a card's progress bar
 ``phaya-cancel``            a card's Cancel button (services that can cancel)

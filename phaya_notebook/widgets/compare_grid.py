@@ -13,6 +13,7 @@ import ipywidgets as w
 
 from .. import catalog
 from ..catalog import ParamError, Service
+from .confirm import ConfirmBar
 from .jobcard import JobCard
 from .studio import aio_of
 from .tasks import TaskSet
@@ -61,13 +62,7 @@ class CompareGrid(w.VBox):
         self.cost.add_class("phaya-cost")
         self.start_button = w.Button(description="Compare…", icon="th", button_style="primary")
         self.start_button.add_class("phaya-generate")
-        self.confirm_text = w.HTML("")
-        self.confirm_button = w.Button(description="Confirm", button_style="danger", icon="check")
-        self.confirm_button.add_class("phaya-confirm")
-        self.cancel_button = w.Button(description="Cancel", icon="times")
-        self.cancel_button.add_class("phaya-confirm-cancel")
-        self.confirm_box = w.HBox([self.confirm_text, self.confirm_button, self.cancel_button],
-                                  layout=w.Layout(display="none"))
+        self.confirm_box = ConfirmBar()
         self.error = w.HTML("")
         self.error.add_class("phaya-error")
         self.grid = w.GridBox(layout=w.Layout(grid_gap="6px"))
@@ -76,12 +71,25 @@ class CompareGrid(w.VBox):
         self.prompts.observe(self._changed, names="value")
         self.models.observe(self._changed, names="value")
         self.start_button.on_click(self._on_start)
-        self.confirm_button.on_click(self._on_confirm)
-        self.cancel_button.on_click(lambda _: self._hide_confirm())
+        self.confirm_box.on_confirm(self._on_confirm)
+        self.confirm_box.on_cancel(lambda _: self._hide_confirm())
         super().__init__([self.prompts, self.models, w.HBox([self.start_button, self.cost]),
                           self.confirm_box, self.error, self.grid])
         self.add_class("phaya-compare")
         self._changed()
+
+    # ------------------------------------------------------------ confirm bar's parts (tests use these names)
+    @property
+    def confirm_text(self) -> w.HTML:
+        return self.confirm_box.text
+
+    @property
+    def confirm_button(self) -> w.Button:
+        return self.confirm_box.confirm_button
+
+    @property
+    def cancel_button(self) -> w.Button:
+        return self.confirm_box.cancel_button
 
     # ------------------------------------------------------------ pricing
     def _lines(self) -> list[str]:
@@ -113,16 +121,15 @@ class CompareGrid(w.VBox):
     def _on_start(self, _: Any = None) -> None:
         if self.total is None:
             return
-        self.confirm_text.value = f"Run {len(self.plan)} jobs for {self.total:g} credits in total?"
-        self.confirm_box.layout.display = "flex"
+        self.confirm_box.show(f"Run {len(self.plan)} jobs for {self.total:g} credits in total?")
         self.start_button.disabled = True
 
     def _hide_confirm(self) -> None:
-        self.confirm_box.layout.display = "none"
+        self.confirm_box.hide()
         self.start_button.disabled = self.total is None
 
     def _on_confirm(self, _: Any = None) -> None:
-        self.confirm_box.layout.display = "none"
+        self.confirm_box.hide()
         self.error.value = ""
         prompts, models = self._lines(), list(self.models.value)
         header = [w.HTML("<b>prompt</b>")] + [w.HTML(f"<b>{_e(catalog.resolve_service(m).label)}</b>") for m in models]

@@ -15,6 +15,7 @@ import ipywidgets as w
 
 from .. import catalog
 from ..catalog import Estimate, ParamError, Service
+from .confirm import ConfirmBar
 from .controls import ParamControls, model_options
 from .jobcard import JobCard
 from .tasks import TaskSet, has_running_loop
@@ -80,14 +81,7 @@ class Studio(w.VBox):
         self.generate.add_class("phaya-generate")
         self.reason = w.HTML("")
         self.reason.add_class("phaya-reason")
-        self.confirm_text = w.HTML("")
-        self.confirm_button = w.Button(description="Confirm", button_style="danger", icon="check")
-        self.confirm_button.add_class("phaya-confirm")
-        self.cancel_confirm = w.Button(description="Cancel", icon="times")
-        self.cancel_confirm.add_class("phaya-confirm-cancel")
-        self.confirm_box = w.HBox([self.confirm_text, self.confirm_button, self.cancel_confirm],
-                                  layout=w.Layout(display="none"))
-        self.confirm_box.add_class("phaya-confirm-box")
+        self.confirm_box = ConfirmBar()
         self.error = w.HTML("")
         self.error.add_class("phaya-error")
         self.running_label = w.HTML("")
@@ -100,8 +94,8 @@ class Studio(w.VBox):
         self.prompt.observe(self._changed, names="value")
         self.model.observe(self._model_changed, names="value")
         self.generate.on_click(self._on_generate)
-        self.confirm_button.on_click(self._on_confirm)
-        self.cancel_confirm.on_click(self._on_cancel_confirm)
+        self.confirm_box.on_confirm(self._on_confirm)
+        self.confirm_box.on_cancel(self._on_cancel_confirm)
         super().__init__([
             self.prompt, self.model, self.controls_box,
             w.HBox([self.cost, w.HTML("&nbsp;·&nbsp;"), self.balance_label]),
@@ -111,6 +105,19 @@ class Studio(w.VBox):
         self.add_class("phaya-studio")
         self._model_changed()
         self.refresh_balance()
+
+    # ------------------------------------------------------------ confirm bar's parts (tests use these names)
+    @property
+    def confirm_text(self) -> w.HTML:
+        return self.confirm_box.text
+
+    @property
+    def confirm_button(self) -> w.Button:
+        return self.confirm_box.confirm_button
+
+    @property
+    def cancel_confirm(self) -> w.Button:
+        return self.confirm_box.cancel_button
 
     # ------------------------------------------------------------ state
     @property
@@ -216,9 +223,8 @@ class Studio(w.VBox):
         confirm_above = getattr(self.aio, "confirm_above", None)
         if confirm_above is not None and est.credits > confirm_above:
             self._pending = (svc, params, est)
-            self.confirm_text.value = (f'<span style="{WARN}">{_e(svc.label)} costs {est.credits:g} credits '
-                                       f"(above {confirm_above:g}). Run it?</span>")
-            self.confirm_box.layout.display = "flex"
+            self.confirm_box.show(f'<span style="{WARN}">{_e(svc.label)} costs {est.credits:g} credits '
+                                  f"(above {confirm_above:g}). Run it?</span>")
             self.generate.disabled = True
             return
         self.start(svc, params, confirm=False)
@@ -235,8 +241,7 @@ class Studio(w.VBox):
 
     def _hide_confirm(self) -> None:
         self._pending = None
-        self.confirm_box.layout.display = "none"
-        self.confirm_text.value = ""
+        self.confirm_box.hide(clear=True)
         self.generate.disabled = self._estimate is None
 
     def start(self, svc: Service, params: dict[str, Any], *, confirm: bool) -> Any:

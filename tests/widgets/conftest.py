@@ -8,21 +8,16 @@ from typing import Any
 
 import pytest
 
+from ..sandboxes import running_sandbox
+
 SPEED, TIME_SCALE = 60.0, 10.0
 
 
 @pytest.fixture(scope="package")
 def wsandbox() -> Iterator[Any]:
     """Jobs finish in well under a second; the status cache and rate window are 10x shorter."""
-    from phaya_notebook.core import launch
-    from phaya_notebook.sandbox import start
-
-    sb = start(speed=SPEED, credits=100000.0, time_scale=TIME_SCALE)
-    launch.register(sb.base_url, speed=SPEED, time_scale=TIME_SCALE)
-    try:
+    with running_sandbox(speed=SPEED, time_scale=TIME_SCALE, credits=100000.0) as sb:
         yield sb
-    finally:
-        sb.stop()
 
 
 @pytest.fixture()

@@ -10,6 +10,8 @@ import pytest
 
 from phaya_notebook.widgets import Studio
 
+from ..sandboxes import running_sandbox
+
 TIMEOUT = 30.0
 
 
@@ -166,12 +168,9 @@ async def test_budget_warning_and_task_errors_surface(wsandbox: Any, nb_cwd: Any
 
 
 async def test_balance_warning(nb_cwd: Any) -> None:
-    from phaya_notebook.core import launch
     from phaya_notebook.core.client import AsyncPhaya
-    from phaya_notebook.sandbox import start
 
-    with start(speed=60.0, credits=5.0, time_scale=10.0) as sb:
-        launch.register(sb.base_url, speed=60.0, time_scale=10.0)
+    with running_sandbox(speed=60.0, time_scale=10.0, credits=5.0) as sb:
         async with AsyncPhaya(sb.api_key, sb.base_url, cache_dir=nb_cwd / "m") as aio:
             s = Studio(aio, model="veo31-video")
             s.prompt.value = "a river"
