@@ -78,19 +78,6 @@ class CompareGrid(w.VBox):
         self.add_class("phaya-compare")
         self._changed()
 
-    # ------------------------------------------------------------ confirm bar's parts (tests use these names)
-    @property
-    def confirm_text(self) -> w.HTML:
-        return self.confirm_box.text
-
-    @property
-    def confirm_button(self) -> w.Button:
-        return self.confirm_box.confirm_button
-
-    @property
-    def cancel_button(self) -> w.Button:
-        return self.confirm_box.cancel_button
-
     # ------------------------------------------------------------ pricing
     def _lines(self) -> list[str]:
         return [ln.strip() for ln in self.prompts.value.splitlines() if ln.strip()]

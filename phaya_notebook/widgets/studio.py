@@ -106,19 +106,6 @@ class Studio(w.VBox):
         self._model_changed()
         self.refresh_balance()
 
-    # ------------------------------------------------------------ confirm bar's parts (tests use these names)
-    @property
-    def confirm_text(self) -> w.HTML:
-        return self.confirm_box.text
-
-    @property
-    def confirm_button(self) -> w.Button:
-        return self.confirm_box.confirm_button
-
-    @property
-    def cancel_confirm(self) -> w.Button:
-        return self.confirm_box.cancel_button
-
     # ------------------------------------------------------------ state
     @property
     def service(self) -> Service:

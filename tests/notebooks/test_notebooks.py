@@ -48,7 +48,7 @@ assert "credits" in card.info.value, card.info.value
 """
 COMPARE_DRIVE = """\
 grid.start_button.click()
-grid.confirm_button.click()
+grid.confirm_box.confirm_button.click()
 await grid.wait(90)
 outcomes = {k: c.outcome for k, c in grid.cards.items()}
 assert len(outcomes) == len(prompts) * len(models), outcomes

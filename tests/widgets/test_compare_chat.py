@@ -18,10 +18,10 @@ async def test_compare_confirms_the_total_then_fills_cells(aio: Any) -> None:
     g.models.value = ("text-to-image", "seedream")
     assert g.cost.value == "<b>4 jobs · total 5 credits</b>" and not g.start_button.disabled
     g.start_button.click()
-    assert g.confirm_box.layout.display == "flex" and "5 credits" in g.confirm_text.value
+    assert g.confirm_box.layout.display == "flex" and "5 credits" in g.confirm_box.text.value
     await asyncio.sleep(0.2)
     assert aio.jobs == [] and g.grid.children == ()  # nothing starts before Confirm
-    g.confirm_button.click()
+    g.confirm_box.confirm_button.click()
     assert len(g.grid.children) == 3 + 2 * 3  # header row, then prompt + 2 cells per row
     cells = [c for c in g.grid.children if "phaya-compare-cell" in c._dom_classes]
     assert len(cells) == 4

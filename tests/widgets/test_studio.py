@@ -109,17 +109,17 @@ async def test_confirm_step_sends_nothing_until_confirmed_and_cancel_refunds(aio
     s.prompt.value = "[stuck] a long take"
     assert "15 credits" in s.cost.value and "asks to confirm" in s.cost.value
     s.generate.click()
-    assert s.confirm_box.layout.display == "flex" and "15 credits" in s.confirm_text.value
+    assert s.confirm_box.layout.display == "flex" and "15 credits" in s.confirm_box.text.value
     assert s.generate.disabled
     await asyncio.sleep(0.2)
     assert aio.jobs == [] and s.cards == []  # nothing sent
-    s.cancel_confirm.click()
+    s.confirm_box.cancel_button.click()
     assert s.confirm_box.layout.display == "none" and not s.generate.disabled
     s.generate.click()
     s.prompt.value = "[stuck] a longer take"  # a change withdraws the pending confirmation
     assert s.confirm_box.layout.display == "none"
     s.generate.click()
-    s.confirm_button.click()
+    s.confirm_box.confirm_button.click()
     await until(lambda: len(s.cards) == 1)
     card = s.cards[0]
     assert card.cancel_button.layout.display == "" and not card.cancel_button.disabled
@@ -221,7 +221,7 @@ async def test_session_builds_the_widgets_and_logs_their_work(wsandbox: Any, nb_
         else:
             widget.prompts.value = "logged from the grid"
             widget.start_button.click()
-            widget.confirm_button.click()
+            widget.confirm_box.confirm_button.click()
         await widget.wait(TIMEOUT)
         df = sess.jobs(service="chat" if factory == "chat_box" else None)
         assert len(df) == 1, df
