@@ -177,6 +177,28 @@ class JobLog:
             raise JobLogError(self.path, "is not an SQLite database (foreign or corrupt file)")
 
     def _connect(self) -> None:
+        """Open, retrying while another process holds the lock.
+
+        SQLite skips the busy handler for some lock upgrades (switching a new
+        file to WAL while another process initialises it), so "database is
+        locked" can come back at once; retry until ``busy_timeout``.
+        """
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.01
+        while True:
+            try:
+                self._connect_once()
+                return
+            except JobLogError as exc:
+                cause = exc.__cause__
+                transient = isinstance(cause, sqlite3.OperationalError) and any(
+                    word in str(cause).lower() for word in ("locked", "busy"))
+                if not transient or time.monotonic() >= deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+    def _connect_once(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._check_header()
         conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout, isolation_level=None,
@@ -197,9 +219,12 @@ class JobLog:
 
     def _check_identity(self, conn: sqlite3.Connection) -> None:
         """Read-only checks: our application id and a schema we know, or an empty file."""
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        # One statement, so all three come from one snapshot even while another
+        # process is initialising the file.
+        app_id, version, tables = conn.execute(
+            "SELECT (SELECT application_id FROM pragma_application_id),"
+            " (SELECT user_version FROM pragma_user_version),"
+            " (SELECT count(*) FROM sqlite_master)").fetchone()
         if app_id == 0 and version == 0 and tables == 0:
             return  # a new (or empty) file: ours to initialise
         if app_id != APPLICATION_ID:

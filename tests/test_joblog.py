@@ -8,6 +8,7 @@ import sqlite3
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -228,6 +229,34 @@ def test_two_processes_write_at_once(tmp_path: Path) -> None:
         assert (df["status"] == "completed").all()
         assert df.groupby("session", observed=True).size().to_dict() == {"k1": 300, "k2": 300}
         assert jl.spend().loc["text-to-image", "net"] == 600.0
+
+
+def _racer(paths: list[str], barrier: Any, name: str) -> None:
+    for path in paths:
+        barrier.wait(60)
+        jl = JobLog(path)
+        jl.record(name, service="text-to-image", status="pending", estimated=1.0, created_at=time.time())
+        jl.close()
+
+
+def test_many_processes_race_to_initialise_new_files(tmp_path: Path) -> None:
+    """Six kernels opening the same fresh log at the same instant, 15 times over.
+
+    Before the fix about a third of such openings failed with "database is
+    locked" or "another application" (a torn read of a half-initialised file).
+    """
+    paths = [str(tmp_path / f"race{i}.sqlite3") for i in range(15)]
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(6)
+    procs = [ctx.Process(target=_racer, args=(paths, barrier, f"k{k}")) for k in range(6)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0] * 6
+    for path in paths:
+        with JobLog(path) as jl:
+            assert len(jl) == 6
 
 
 def test_two_processes_initialise_a_new_file_at_once(tmp_path: Path) -> None:
