@@ -12,6 +12,7 @@ fields and keep-alives are skipped; an ``error`` object arriving mid-stream (on 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -104,6 +105,26 @@ _CHAT = catalog.Service(
     "phaya-gpt/chat", "Phaya-GPT chat", "file", "create", catalog.CHAT_PARAMS,
     lambda p, f: catalog.Estimate(0.0, False, "per token"), lambda p: 1.0, (), "lower",
 )
+
+
+def chat_ceiling(body: dict[str, Any]) -> float:
+    """The most a chat call can cost, so a session budget holds before the reply is priced.
+
+    Prompt tokens are bounded by the UTF-8 bytes of the messages (plus a few per
+    message), the reply by ``max_tokens`` or else the most the contract lets one ask for.
+    """
+    messages = body.get("messages") or []
+    prompt = sum(len(str(m.get("content", "")).encode()) + 8 for m in messages if isinstance(m, dict))
+    limit = next(p.maximum for p in catalog.CHAT_PARAMS if p.name == "max_tokens")
+    completion = int(body.get("max_tokens") or limit or 0)
+    return catalog.chat_credits(body.get("model"), prompt, completion)
+
+
+def embedding_ceiling(input: str | list[str], model: str) -> float:
+    """The most an embedding call can cost: its UTF-8 bytes as tokens, at the catalog's price."""
+    texts = [input] if isinstance(input, str) else input
+    tokens = sum(len(t.encode()) + 1 for t in texts)
+    return math.ceil(tokens / 1000 * catalog.EMBEDDING_MODELS[model] * 1e6) / 1e6  # never rounded down
 
 
 def chat_body(messages: str | list[dict[str, Any]], model: str | None, stream: bool,

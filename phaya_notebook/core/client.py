@@ -38,6 +38,8 @@ from .chat import (
     ChatReply,
     Embeddings,
     chat_body,
+    chat_ceiling,
+    embedding_ceiling,
     parse_sse,
     reply_from,
     stream_credits,
@@ -339,17 +341,20 @@ class AsyncPhaya:
 
     @property
     def committed_credits(self) -> float:
-        """Estimated credits of jobs this client created (or is creating), minus refunds."""
+        """Estimated credits of jobs this client created (or is creating), minus refunds, plus chat calls."""
         with self._money:
             return self._committed
 
-    def _reserve(self, credits: float) -> None:
+    def _reserve(self, credits: float, what: str = "job") -> None:
         with self._money:
             if self.max_credits is not None and self._committed + credits > self.max_credits + 1e-9:
                 left = max(0.0, self.max_credits - self._committed)
+                amount = f"~{credits:g}" if what == "job" else f"up to {credits:g}"
                 raise BudgetExceeded(
-                    f"this job (~{credits:g} credits) would exceed the session budget max_credits="
-                    f"{self.max_credits:g} ({left:g} left)", estimate=credits, remaining=left)
+                    f"this {what} ({amount} credits) would exceed the session budget max_credits="
+                    f"{self.max_credits:g} ({left:g} left)"
+                    + ("; a smaller max_tokens lowers that" if what == "chat call" else ""),
+                    estimate=credits, remaining=left)
             self._committed += credits
 
     def _unreserve(self, credits: float) -> None:
@@ -570,6 +575,7 @@ class AsyncPhaya:
                    **kw: Any) -> ChatReply:
         body = chat_body(messages, model, False, kw)
         started = time.monotonic()
+        self._reserve(chat_ceiling(body), what="chat call")
         try:
             try:
                 data = await self._call("POST", "/phaya-gpt/chat/completions", json=body, safe=False,
@@ -593,6 +599,7 @@ class AsyncPhaya:
         """
         body = chat_body(messages, model, True, kw)
         started = time.monotonic()
+        self._reserve(chat_ceiling(body), what="chat call")
         emitted = False
         seen_model: str | None = None
         try:
@@ -651,14 +658,22 @@ class AsyncPhaya:
         if model not in catalog.EMBEDDING_MODELS:
             raise InvalidParams("embedding", [catalog.ParamProblem(
                 "model", f"{model!r} is not allowed", ", ".join(catalog.EMBEDDING_MODELS))])
+        ceiling = embedding_ceiling(input, model)
+        self._reserve(ceiling, what="embedding call")
         try:
-            data = await self._call("POST", "/embedding/create", json={"input": input, "model": model},
-                                    safe=False, what="embedding")
-        except _Ambiguous as amb:
-            raise amb.error from None
+            try:
+                data = await self._call("POST", "/embedding/create", json={"input": input, "model": model},
+                                        safe=False, what="embedding")
+            except _Ambiguous as amb:
+                raise amb.error from None
+        except BaseException:  # as for chat: a call that failed before answering keeps nothing
+            self._unreserve(ceiling)
+            raise
         items = sorted(data.get("data") or [], key=lambda d: d.get("index", 0))
+        credits = float(data.get("credits_used") or 0.0)
+        self._unreserve(ceiling - credits)  # settle at the price, even above the ceiling
         return Embeddings([list(map(float, d["embedding"])) for d in items], str(data.get("model") or model),
-                          data.get("usage") or {}, float(data.get("credits_used") or 0.0))
+                          data.get("usage") or {}, credits)
 
     async def voices(self) -> list[dict[str, Any]]:
         return _listing(await self._get("/text-to-speech/voices", auth=False), "voices")
@@ -695,6 +710,16 @@ class AsyncPhaya:
 
     def _emit_chat(self, body: dict[str, Any], model: str | None, usage: dict[str, Any] | None,
                    credits: float | None, streamed: bool, started: float, error: str | None) -> None:
+        """Report a finished chat call and turn its reservation into what it cost.
+
+        A priced reply keeps its credits; a call that failed before any answer keeps
+        nothing; one cut off mid-answer keeps its ceiling (the server may have charged).
+        """
+        ceiling = chat_ceiling(body)
+        if credits is not None:
+            self._unreserve(ceiling - float(credits))  # settle at the price, even above the ceiling
+        elif error is not None and model is None:
+            self._unreserve(ceiling)
         self._deliver(ChatEvent(model or str(body.get("model") or catalog.DEFAULT_CHAT_MODEL),
                                 list(body.get("messages") or []), dict(usage or {}),
                                 None if credits is None else float(credits), streamed, error,

@@ -23,6 +23,11 @@ from PIL import Image, ImageDraw, ImageFont
 
 _FONT_FILES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
                "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf")
+#: Phaya is a Thai service: Thai prompts and subtitles need a font with Thai glyphs
+#: (Debian's fonts-thai-tlwg or fonts-noto-core); these also carry Latin letters.
+_THAI_FONT_FILES = ("/usr/share/fonts/truetype/tlwg/Loma-Bold.ttf",
+                    "/usr/share/fonts/truetype/tlwg/Garuda-Bold.ttf",
+                    "/usr/share/fonts/truetype/noto/NotoSansThai-Bold.ttf")
 
 
 @functools.lru_cache(maxsize=1)
@@ -32,9 +37,13 @@ def ffmpeg() -> str:
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
+def has_thai(text: str) -> bool:
+    return any("\u0e00" <= ch <= "\u0e7f" for ch in text)
+
+
 @functools.lru_cache(maxsize=64)
-def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    for path in _FONT_FILES:
+def font(size: int, thai: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    for path in (_THAI_FONT_FILES + _FONT_FILES) if thai else _FONT_FILES:
         if Path(path).exists():
             return ImageFont.truetype(path, size)
     return ImageFont.load_default(size=size)
@@ -96,7 +105,7 @@ def caption(img: Image.Image, text: str, where: str = "middle") -> None:
         return
     w, h = img.size
     size = max(10, min(w, h) // 12)
-    f = font(size)
+    f = font(size, has_thai(text))
     width = max(8, int(w / (size * 0.62)))
     lines = textwrap.wrap(text, width=width)[:4] or [text[:width]]
     line_h = int(size * 1.25)
