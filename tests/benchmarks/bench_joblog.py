@@ -1,4 +1,5 @@
-"""Job log figures: append cost per job as the log grows, and the 100,000-row DataFrame load.
+"""Job log figures: append cost per job as the log grows, the 100,000-row DataFrame load, and
+kernels racing to open one fresh log.
 
 An "append" is what one job costs the log in real use: the insert at create time
 plus two status updates and the terminal update, each its own short
@@ -8,6 +9,8 @@ plus two status updates and the terminal update, each its own short
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
+import os
 import tempfile
 import time
 import uuid
@@ -52,6 +55,36 @@ def append_cost(log: JobLog, n: int) -> float:
     return (time.perf_counter() - t0) / n
 
 
+def _open_and_record(path: str, barrier: object) -> None:
+    barrier.wait(60)  # type: ignore[attr-defined]
+    log = JobLog(path)
+    log.record(f"k{os.getpid()}", service="text-to-image", status="pending", estimated=1.0,
+               created_at=time.time())
+    log.close()
+
+
+def race_fresh_logs(rounds: int, kernels: int) -> tuple[int, float]:
+    """``kernels`` processes open the same new log at one instant, ``rounds`` times over:
+    (processes that failed, slowest round in seconds)."""
+    ctx = mp.get_context("fork")
+    failed, slowest = 0, 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            path = str(Path(tmp) / f"race{r}.sqlite3")
+            barrier = ctx.Barrier(kernels)
+            procs = [ctx.Process(target=_open_and_record, args=(path, barrier)) for _ in range(kernels)]
+            t0 = time.perf_counter()
+            for p in procs:
+                p.start()
+            for p in procs:
+                p.join(120)
+            slowest = max(slowest, time.perf_counter() - t0)
+            failed += sum(p.exitcode != 0 for p in procs)
+            with JobLog(path) as log:
+                assert failed or len(log) == kernels
+    return failed, slowest
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--samples", type=int, default=300, help="jobs appended at each size")
@@ -78,6 +111,10 @@ def main() -> None:
         spend = log.spend("day")
         print(f"spend(by='day') over 100,000 rows: {time.perf_counter() - t0:.3f} s ({len(spend)} days)")
         log.close()
+    rounds, kernels = 100, 6
+    failed, slowest = race_fresh_logs(rounds, kernels)
+    print(f"{kernels} processes opening one fresh log at once, {rounds} times: {failed} of "
+          f"{rounds * kernels} failed; slowest round {slowest:.2f} s")
 
 
 if __name__ == "__main__":
