@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 ParamType = Literal["str", "int", "float", "bool", "list", "object"]
-MediaKind = Literal["image", "video", "audio", "speech", "character", "download", "file"]
+MediaKind = Literal["image", "video", "audio", "speech", "character", "download", "text", "file"]
 StatusFamily = Literal["upper4", "upper5", "lower"]
 
 #: Every status a job can report, by the casing family its service uses.
@@ -501,6 +501,38 @@ MEDIA_JOBS: dict[str, Service] = {s.name: s for s in (
         (Param("video_url", required=True, min_length=1, media="video"),),
         _flat(0.0, "free"), _secs(3), ("image_url",), "lower", status_path="/media/status",
         aliases=("last-frame",), summary="The last frame of a video as an image",
+    ),
+    Service(
+        "media/merge-audio-video", "FFmpeg soundtrack", "video", "create",
+        (Param("video_url", required=True, min_length=1, media="video"),
+         Param("audio_url", required=True, min_length=1, media="audio", help="Music or speech to lay under it"),
+         Param("audio_volume", "float", default=1.0, minimum=0.0, maximum=2.0),
+         Param("keep_original_audio", "bool", default=False, help="Mix with the video's own sound")),
+        _flat(0.0, "free"), _secs(4), ("video_url",), "lower", status_path="/media/status",
+        aliases=("add-audio",), summary="Put a soundtrack on a video",
+    ),
+    Service(
+        "media/merge-audio", "FFmpeg audio join", "audio", "create",
+        (Param("audio_urls", "list", required=True, min_items=2, max_items=10, media="audio"),),
+        _flat(0.0, "free"), _secs(3), ("audio_url",), "lower", status_path="/media/status",
+        aliases=("merge-audio",), summary="Join audio clips end to end",
+    ),
+    Service(
+        "media/overlay-gif", "FFmpeg overlay", "video", "create",
+        (Param("video_url", required=True, min_length=1, media="video"),
+         Param("gif_url", required=True, min_length=1, media="image", help="An animated GIF (or any image)"),
+         Param("position", choices=("top_left", "top_right", "bottom_left", "bottom_right", "center"),
+               default="bottom_right"),
+         Param("scale", "float", default=0.25, minimum=0.05, maximum=1.0, help="Overlay width / video width")),
+        _flat(0.0, "free"), _secs(5), ("video_url",), "lower", status_path="/media/status",
+        aliases=("overlay-gif",), summary="Lay a GIF or image over a video",
+    ),
+    Service(
+        "media/transcribe", "Transcribe", "text", "create",
+        (Param("media_url", required=True, min_length=1, media="audio", help="Speech, music or a video"),
+         Param("language", choices=("en", "th", "ja", "zh-CN", "ko"), nullable=True)),
+        _flat(0.0, "free"), _secs(4), ("text", "language", "duration"), "lower", status_path="/media/status",
+        aliases=("transcribe",), summary="The words spoken in audio or video",
     ),
 )}
 

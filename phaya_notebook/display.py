@@ -220,6 +220,9 @@ def media_html(result: Any) -> str:
     urls: list[str] = list(getattr(result, "urls", None) or [])
     paths: list[Path] = [Path(p) for p in (getattr(result, "paths", None) or [])]
     mimes: list[str] = list(getattr(result, "mime_types", None) or [])
+    text = getattr(result, "text", None)
+    if media == "text" and isinstance(text, str):
+        return (f'<blockquote style="white-space:pre-wrap;margin:4px 0">{_esc(text)}</blockquote>')
     if media == "character" or (getattr(result, "character_id", None) and not paths):
         cid = getattr(result, "character_id", None) or (getattr(result, "fields", None) or {}).get("character_id")
         return f'<div>Sora character id: <code>{_esc(cid)}</code></div>'
@@ -321,6 +324,8 @@ def render(result: Any) -> Rendered:
     cid = getattr(result, "character_id", None)
     if cid:
         plain_lines.append(f"character_id: {cid}")
+    elif getattr(result, "media", None) == "text" and getattr(result, "text", None):
+        plain_lines.append(str(result.text))
     for p in getattr(result, "paths", None) or []:
         plain_lines.append(str(p))
     return Rendered({"text/html": html_doc, "text/plain": "\n".join(plain_lines)})

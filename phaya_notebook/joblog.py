@@ -42,7 +42,7 @@ __all__ = ["COLUMNS", "TERMINAL", "JobLog", "JobLogError", "JobRecorder", "defau
 
 #: PRAGMA application_id of our files ("PHYA"): a foreign SQLite file has another one.
 APPLICATION_ID = 0x50485941
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the ``output`` column (results that are not files)
 #: Row statuses that end a job: the catalog's, plus "lost" (the server no longer knows it).
 TERMINAL = (*catalog.TERMINAL, "lost")
 #: Every status a row can have.
@@ -80,6 +80,7 @@ COLUMNS: dict[str, str] = {
     "duration": "REAL",
     "urls": "TEXT",
     "paths": "TEXT",
+    "output": "TEXT",
     "tags": "TEXT",
     "session": "TEXT",
     "base_url": "TEXT",
@@ -242,6 +243,11 @@ class JobLog:
             self._check_identity(conn)
             for stmt in _SCHEMA:
                 conn.execute(stmt)
+            # an older log gains the columns added since, its rows untouched
+            have = {row[1] for row in conn.execute("PRAGMA table_info(jobs)")}
+            for name, sql_type in COLUMNS.items():
+                if name not in have:
+                    conn.execute(f"ALTER TABLE jobs ADD COLUMN {name} {sql_type}")
             conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('app', 'phaya-notebook job log')")
             conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('created_at', ?)",
                          (datetime.now(timezone.utc).isoformat(),))
@@ -606,6 +612,8 @@ class JobRecorder:
             if job.result is not None:
                 f["urls"] = list(job.result.urls)
                 f["paths"] = [str(p) for p in job.result.paths]
+                if getattr(job.result, "text", None):  # a transcript or character id: paid for, kept
+                    f["output"] = job.result.text
                 if job.result.download_errors:
                     f["error"] = "; ".join(job.result.download_errors)
         return f

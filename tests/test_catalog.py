@@ -14,7 +14,9 @@ def test_every_contract_service_is_listed() -> None:
         "veo31-video", "text-to-music", "text-to-speech", "thai-subtitle", "video-download",
     }
     assert set(c.SERVICES) == expected
-    assert set(c.MEDIA_JOBS) == {"media/merge-video", "media/extract-last-frame"}
+    # every media utility the contract lists
+    assert set(c.MEDIA_JOBS) == {"media/merge-video", "media/extract-last-frame", "media/merge-audio-video",
+                                 "media/merge-audio", "media/overlay-gif", "media/transcribe"}
 
 
 @pytest.mark.parametrize(

@@ -104,6 +104,16 @@ def test_character_id_is_text_and_escaped() -> None:
     assert "character_id: ch_<b>1</b>" in data["text/plain"]
 
 
+def test_a_transcript_is_escaped_text() -> None:
+    r = SimpleNamespace(job_id="j", service="media/transcribe", media="text", urls=[], paths=[],
+                        fields={"text": "x"}, credits=0.0, character_id=None, mime_types=[],
+                        text="say <script>alert(1)</script>\nline two")
+    data, _ = render(r)._repr_mimebundle_()
+    assert "say &lt;script&gt;alert(1)&lt;/script&gt;" in data["text/html"] and "<script>" not in data["text/html"]
+    assert "white-space:pre-wrap" in data["text/html"]
+    assert "say <script>alert(1)</script>\nline two" in data["text/plain"]
+
+
 def test_file_outside_notebook_dir_is_embedded_not_linked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     nb = tmp_path / "nb"
     nb.mkdir()

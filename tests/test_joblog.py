@@ -293,3 +293,24 @@ def test_a_writer_killed_mid_burst_leaves_a_sound_log(tmp_path: Path) -> None:
         assert (df["status"] != "completed").sum() <= 1  # at most the job being written when killed
         jl.record("after", service="text-to-image", status="pending")  # still writable
         assert len(jl) == n + 1
+
+
+def test_a_version_1_log_gains_the_output_column_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    conn = sqlite3.connect(path)  # the schema 1 layout, as phaya-notebook 0.1 wrote it
+    v1 = {k: v for k, v in COLUMNS.items() if k != "output"}
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute("CREATE TABLE jobs (" + ", ".join(f"{k} {v}" for k, v in v1.items()) + ")")
+    conn.execute("INSERT INTO jobs(job_id, service, status, estimated, created_at) "
+                 "VALUES ('old', 'text-to-image', 'completed', 1.0, 5.0)")
+    conn.execute(f"PRAGMA application_id = {0x50485941}")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with JobLog(path) as jl:
+        assert jl.get("old")["estimated"] == 1.0
+        assert jl.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        jl.record("new", service="media/transcribe", status="completed", output="hello there")
+        df = jl.to_dataframe()
+        assert df.set_index("job_id").loc["new", "output"] == "hello there"
+        assert pd.isna(df.set_index("job_id").loc["old", "output"])

@@ -114,6 +114,13 @@ def test_list_fields_repeat_or_split_on_commas_and_take_list_variables() -> None
     assert gen("nano-banana cat --image-input {urls}", ns={"urls": urls}).params["image_input"] == urls
     merge = gen("merge-video http://a/1.mp4 http://a/2.mp4")
     assert merge.params == {"video_urls": ["http://a/1.mp4", "http://a/2.mp4"]}
+    assert gen("merge-audio http://a/1.mp3 http://a/2.mp3").params == {"audio_urls": ["http://a/1.mp3",
+                                                                                     "http://a/2.mp3"]}
+    assert gen("transcribe {clip}", ns={"clip": "http://a/s.wav"}).params == {"media_url": "http://a/s.wav"}
+    voiced = gen("add-audio http://a/v.mp4 --audio-url http://a/a.mp3 --keep-original-audio")
+    assert voiced.service.name == "media/merge-audio-video"
+    assert voiced.params == {"video_url": "http://a/v.mp4", "audio_url": "http://a/a.mp3",
+                             "keep_original_audio": True}
 
 
 def test_object_fields_become_sub_flags() -> None:

@@ -87,6 +87,20 @@ def test_every_job_is_logged_before_polling_and_completed(session: Session) -> N
     assert list(session.jobs(service="image")["job_id"]) == [result.job_id]  # aliases resolve
 
 
+def test_results_that_are_not_files_are_kept_in_the_log(session: Session) -> None:
+    """A transcript or a Sora character id was paid for like any file: the log keeps it."""
+    speech = session.generate("speech", prompt="keep what you paid for")
+    said = session.generate("transcribe", media_url=speech.url)
+    assert said.text == "keep what you paid for" and said.media == "text"
+    assert session.log.get(said.job_id)["output"] == "keep what you paid for"
+    clip = session.generate("image-to-video", image_url=session.generate("image", prompt="a hero").url,
+                            duration=2)
+    hero = session.generate("character", character_file_url=clip.url)
+    assert hero.character_id and session.log.get(hero.job_id)["output"] == hero.character_id
+    df = session.jobs()
+    assert set(df.dropna(subset=["output"])["job_id"]) == {said.job_id, hero.job_id}
+
+
 def test_a_refunded_failure_shows_up_as_refunded(session: Session) -> None:
     with pytest.raises(JobFailed) as info:
         session.generate("text-to-image", prompt="this one breaks [fail]")

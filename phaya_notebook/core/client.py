@@ -493,8 +493,9 @@ class AsyncPhaya:
                 if isinstance(v, str) and v.startswith(("http://", "https://")) and v not in urls:
                     urls.append(v)
         char = data.get("character_id") if isinstance(data.get("character_id"), str) else None
+        text = data.get("text") if isinstance(data.get("text"), str) else None
         result = Result(job.id, job.service.name, job.service.media, urls, [], data,
-                        credits=float(job.charged or 0.0), character_id=char)
+                        credits=float(job.charged or 0.0), character_id=char, text=text or char)
         if self.download:
             for url in urls:
                 try:
@@ -686,6 +687,11 @@ class AsyncPhaya:
 
     async def characters(self) -> list[dict[str, Any]]:
         return _listing(await self._get("/sora2-character/list"), "characters", "data")
+
+    async def media_queue_stats(self) -> dict[str, Any]:
+        """How many media utility jobs wait and run on the server (``GET /media/queue/stats``)."""
+        data = await self._get("/media/queue/stats")
+        return dict(data) if isinstance(data, dict) else {}
 
     async def supported_platforms(self) -> list[str]:
         return [str(p) for p in _listing(await self._get("/video-download/supported-platforms"),

@@ -45,12 +45,15 @@ class Result:
     fields: dict[str, Any]
     credits: float = 0.0
     character_id: str | None = None
+    #: The result that is not a file: a transcript, or a Sora character id.
+    text: str | None = None
     mime_types: list[str] = field(default_factory=list)
     sizes: list[int] = field(default_factory=list)
     download_errors: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
-        what = self.character_id if self.character_id else ", ".join(str(p) for p in self.paths) or self.url
+        what = (repr(self.text[:60] + ("…" if len(self.text) > 60 else "")) if self.text and not self.character_id
+                else self.character_id or ", ".join(str(p) for p in self.paths) or self.url)
         return f"<Result {self.service} {self.job_id[:8]} {self.media}: {what} ({self.credits:g} credits)>"
 
     @property

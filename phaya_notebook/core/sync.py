@@ -235,6 +235,9 @@ class Phaya:
     def supported_platforms(self) -> list[str]:
         return self._run(self.aio.supported_platforms())
 
+    def media_queue_stats(self) -> dict[str, Any]:
+        return self._run(self.aio.media_queue_stats())
+
     def upload(self, path_or_bytes: Any, filename: str | None = None) -> str:
         return self._run(self.aio.upload(path_or_bytes, filename))
 

@@ -231,6 +231,31 @@ def run_ffmpeg(args: list[str]) -> None:
         raise RuntimeError(f"ffmpeg failed: {proc.stderr.decode(errors='replace')[-400:]}")
 
 
+def has_audio(path: Path) -> bool:
+    proc = subprocess.run([ffmpeg(), "-hide_banner", "-i", str(path)], capture_output=True, timeout=60)
+    return "Audio:" in proc.stderr.decode(errors="replace")
+
+
+def badge_gif(text: str, size: int = 96, frames: int = 12) -> bytes:
+    """A small animated GIF: a coloured disc with a turning spoke, named after ``text``."""
+    import math
+
+    r = rng_for(text + "#gif")
+    color = (r.randrange(60, 256), r.randrange(60, 256), r.randrange(60, 256))
+    images = []
+    for i in range(frames):
+        img = Image.new("RGB", (size, size), (0, 0, 0))
+        d = ImageDraw.Draw(img)
+        d.ellipse((4, 4, size - 4, size - 4), fill=color)
+        a = 2 * math.pi * i / frames
+        c = size / 2
+        d.line((c, c, c + (c - 10) * math.cos(a), c + (c - 10) * math.sin(a)), fill=(255, 255, 255), width=6)
+        images.append(img)
+    buf = io.BytesIO()
+    images[0].save(buf, "GIF", save_all=True, append_images=images[1:], duration=80, loop=0)
+    return buf.getvalue()
+
+
 def probe(path: Path) -> dict[str, float]:
     """Seconds, width and height of a media file, read from FFmpeg's banner."""
     import re

@@ -67,8 +67,16 @@ class Context:
         return self.files.register(token, path, "video/mp4", seconds=float(seconds),
                                    width=size[0], height=size[1])
 
-    def sound(self, data: bytes, name: str, mime: str, seconds: float) -> HostedFile:
-        return self.files.add_bytes(data, name, mime, seconds=seconds)
+    def sound(self, data: bytes, name: str, mime: str, seconds: float, **meta: Any) -> HostedFile:
+        return self.files.add_bytes(data, name, mime, seconds=seconds, **meta)
+
+    def sound_from(self, url: Any, label: str, seconds: float = 4.0) -> HostedFile:
+        """A hosted audio file, or (for a URL the sandbox never made) a short tune named after it."""
+        rec = self.hosted(url)
+        if rec is not None:
+            return rec
+        return self.sound(audio.to_mp3(audio.wav_bytes(audio.song(str(url), seconds))), f"{label}.mp3",
+                          "audio/mpeg", seconds)
 
 
 def _aspect_of(img: Image.Image | None, default: str) -> str:
@@ -248,7 +256,9 @@ def text_to_music(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
 
 def text_to_speech(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     data = audio.speech(p["prompt"], p.get("voice") or "Zephyr", bool(p.get("slow")), p.get("language"))
-    return {"audio_url": ctx.sound(data, "speech.wav", "audio/wav", 0.0).url_path}
+    # what was said travels with the file, so media/transcribe can give it back
+    return {"audio_url": ctx.sound(data, "speech.wav", "audio/wav", 0.0, spoken=str(p["prompt"]),
+                                   language=p.get("language")).url_path}
 
 
 # ---------------------------------------------------------------- media utilities
@@ -294,13 +304,89 @@ def extract_last_frame(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     return {"image_url": ctx.files.register(token, out, "image/png", width=size[0], height=size[1]).url_path}
 
 
+def _spoken(*recs: HostedFile) -> str | None:
+    words = [str(r.meta["spoken"]) for r in recs if r.meta.get("spoken")]
+    return " ".join(words) or None
+
+
+def merge_audio_video(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
+    video = ctx.hosted(p["video_url"]) or ctx.video(_scene_of(str(p["video_url"]), 4.0), "16:9", 4.0, "source")
+    sound = ctx.sound_from(p["audio_url"], "soundtrack")
+    facts = media.probe(video.path)
+    volume = float(p.get("audio_volume", 1.0))
+    token, out = ctx.files.reserve("with-audio.mp4")
+    args = ["-i", str(video.path), "-i", str(sound.path)]
+    if p.get("keep_original_audio") and media.has_audio(video.path):
+        args += ["-filter_complex", f"[1:a]volume={volume:g}[s];[0:a][s]amix=inputs=2:duration=first[a]",
+                 "-map", "0:v", "-map", "[a]"]
+    else:
+        args += ["-filter_complex", f"[1:a]volume={volume:g},apad[a]", "-map", "0:v", "-map", "[a]", "-shortest"]
+    args += ["-c:v", "copy", "-c:a", "aac", "-b:a", "96k", "-movflags", "+faststart", str(out)]
+    media.run_ffmpeg(args)
+    rec = ctx.files.register(token, out, "video/mp4", seconds=facts.get("seconds", 0.0),
+                             width=facts.get("width"), height=facts.get("height"), spoken=_spoken(sound))
+    return {"video_url": rec.url_path}
+
+
+def merge_audio(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
+    parts = [ctx.sound_from(url, f"part{i}", 2.0) for i, url in enumerate(p["audio_urls"])]
+    args: list[str] = []
+    for rec in parts:
+        args += ["-i", str(rec.path)]
+    chain = "".join(f"[{i}:a]aresample=44100,aformat=channel_layouts=stereo[a{i}];" for i in range(len(parts)))
+    joined = "".join(f"[a{i}]" for i in range(len(parts)))
+    token, out = ctx.files.reserve("merged.mp3")
+    args += ["-filter_complex", f"{chain}{joined}concat=n={len(parts)}:v=0:a=1[a]", "-map", "[a]",
+             "-c:a", "libmp3lame", "-b:a", "96k", str(out)]
+    media.run_ffmpeg(args)
+    seconds = media.probe(out).get("seconds", 0.0)
+    return {"audio_url": ctx.files.register(token, out, "audio/mpeg", seconds=seconds,
+                                            spoken=_spoken(*parts)).url_path}
+
+
+def overlay_gif(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
+    video = ctx.hosted(p["video_url"]) or ctx.video(_scene_of(str(p["video_url"]), 4.0), "16:9", 4.0, "source")
+    gif = ctx.hosted(p["gif_url"])
+    if gif is None:  # a URL the sandbox never made: a little spinning badge named after it
+        gif = ctx.files.add_bytes(media.badge_gif(str(p["gif_url"])), "overlay.gif", "image/gif")
+    facts = media.probe(video.path)
+    w, h = int(facts.get("width", 640)), int(facts.get("height", 360))
+    ow = max(2, int(w * float(p.get("scale", 0.25))) // 2 * 2)
+    margin = max(4, w // 40)
+    x, y = {"top_left": (f"{margin}", f"{margin}"), "top_right": (f"W-w-{margin}", f"{margin}"),
+            "bottom_left": (f"{margin}", f"H-h-{margin}"), "bottom_right": (f"W-w-{margin}", f"H-h-{margin}"),
+            "center": ("(W-w)/2", "(H-h)/2")}[str(p.get("position") or "bottom_right")]
+    token, out = ctx.files.reserve("overlaid.mp4")
+    animated = gif.path.read_bytes()[:4] == b"GIF8"
+    loop = ["-ignore_loop", "0"] if animated else ["-loop", "1"]  # a GIF replays; a still stays up
+    media.run_ffmpeg(["-i", str(video.path), *loop, "-i", str(gif.path), "-filter_complex",
+                      f"[1:v]scale={ow}:-2[g];[0:v][g]overlay={x}:{y}:shortest=1[v]", "-map", "[v]",
+                      "-map", "0:a?", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                      "-c:a", "copy", "-movflags", "+faststart", str(out)])
+    rec = ctx.files.register(token, out, "video/mp4", seconds=facts.get("seconds", 0.0), width=w, height=h,
+                             spoken=video.meta.get("spoken"))
+    return {"video_url": rec.url_path}
+
+
+def transcribe(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
+    """The sandbox cannot hear: it gives back the words of speech it made itself."""
+    rec = ctx.hosted(p["media_url"])
+    seconds = (ctx.seconds_of(p["media_url"]) or 0.0) if rec is not None else 0.0
+    spoken = rec.meta.get("spoken") if rec is not None else None
+    text = str(spoken) if spoken else f"[sandbox: {seconds:.1f} s of audio with no words it made itself]"
+    language = p.get("language") or (rec.meta.get("language") if rec is not None else None) or \
+        ("th" if media.has_thai(text) else "en")
+    return {"text": text, "language": language, "duration": round(seconds, 3)}
+
+
 PRODUCERS: dict[str, Producer] = {
     "text-to-image": text_to_image, "seedream": seedream, "nano-banana": nano_banana,
     "image-to-video": image_to_video, "sora2-video": sora2_video, "sora2-text-to-video": sora2_text_to_video,
     "sora2-character": sora2_character, "seedance-video": seedance, "kling-motion-control": kling,
     "veo31-video": veo, "text-to-music": text_to_music, "text-to-speech": text_to_speech,
     "thai-subtitle": thai_subtitle, "video-download": video_download, "media/merge-video": merge_video,
-    "media/extract-last-frame": extract_last_frame,
+    "media/extract-last-frame": extract_last_frame, "media/merge-audio-video": merge_audio_video,
+    "media/merge-audio": merge_audio, "media/overlay-gif": overlay_gif, "media/transcribe": transcribe,
 }
 
 

@@ -23,7 +23,7 @@ Uploader = Callable[[bytes, str], Awaitable[str]]
 Spawner = Callable[[Any], Any]
 
 #: Group order of the model picker.
-MEDIA_ORDER = ("image", "video", "audio", "speech", "character", "download", "file")
+MEDIA_ORDER = ("image", "video", "audio", "speech", "character", "download", "text", "file")
 _UNSET = object()
 _DEFAULT = "(default)"
 

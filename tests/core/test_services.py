@@ -26,7 +26,10 @@ def check_result(res: Result, service: str) -> None:
     svc = catalog.resolve_service(service)
     assert res.service == svc.name and res.job_id
     if svc.media == "character":
-        assert res.character_id and not res.urls
+        assert res.character_id and res.text == res.character_id and not res.urls
+        return
+    if svc.media == "text":
+        assert res.text and not res.urls and not res.paths
         return
     assert res.urls and len(res.paths) == len(res.urls), (service, res.download_errors)
     for path in res.paths:
@@ -73,12 +76,18 @@ async def test_every_service_end_to_end(make_client: Any) -> None:
         "sora2-character": {"character_file_url": video_url, "character_prompt": "a hero"},
         "media/merge-video": {"video_urls": [video_url, video_url]},
         "media/extract-last-frame": {"video_url": video_url},
+        "media/merge-audio-video": {"video_url": video_url, "audio_url": results["text-to-speech"].url},
+        "media/merge-audio": {"audio_urls": results["text-to-music"].urls},
+        "media/overlay-gif": {"video_url": video_url, "gif_url": image_url, "position": "center"},
+        "media/transcribe": {"media_url": results["text-to-speech"].url},
     }
     jobs2 = {name: await c.submit(name, confirm=True, **params) for name, params in wave2.items()}
     results2 = dict(zip(jobs2, await asyncio.gather(*(j.wait() for j in jobs2.values())), strict=True))
     for name, res in results2.items():
         check_result(res, name)
     assert any(ch["character_id"] == results2["sora2-character"].character_id for ch in await c.characters())
+    assert results2["media/transcribe"].text == "Hello there"  # the sandbox knows the speech it made
+    assert set(await c.media_queue_stats()) >= {"queued", "processing"}
 
     all_jobs = list(jobs.values()) + list(jobs2.values())
     assert all(j.status == "completed" and j.progress == 1.0 and j.finished_at for j in all_jobs)

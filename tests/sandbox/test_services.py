@@ -177,6 +177,63 @@ def test_merge_and_last_frame(http: httpx.Client, tmp_path: Any, two_second_vide
     assert http.get(f"/text-to-image/status/{merged['job_id']}").status_code == 404
 
 
+def _first_frame(mp4: bytes, tmp_path: Any) -> list[int]:
+    """The first frame in grey, shrunk to 8x8 (averaging away codec noise)."""
+    src, png = tmp_path / "q.mp4", tmp_path / "q.png"
+    src.write_bytes(mp4)
+    subprocess.run([FFMPEG, "-y", "-loglevel", "error", "-i", str(src), "-frames:v", "1", str(png)], check=True)
+    with Image.open(png) as im:
+        return list(im.convert("L").resize((8, 8), Image.Resampling.BOX).tobytes())
+
+
+def _quadrant_change(a: list[int], b: list[int]) -> list[float]:
+    """Mean absolute change per quadrant: top left, top right, bottom left, bottom right."""
+    out = []
+    for rows, cols in ((range(4), range(4)), (range(4), range(4, 8)), (range(4, 8), range(4)),
+                       (range(4, 8), range(4, 8))):
+        out.append(sum(abs(a[r * 8 + c] - b[r * 8 + c]) for r in rows for c in cols) / 16)
+    return out
+
+
+def test_soundtrack_audio_join_overlay_and_transcript(http: httpx.Client, tmp_path: Any,
+                                                     two_second_video: str) -> None:
+    speech = poll(http, "text-to-speech", create(http, "text-to-speech", {"prompt": "one two three"}))["audio_url"]
+    voiced = poll(http, "media/merge-audio-video", create(http, "media/merge-audio-video",
+                                                          {"video_url": two_second_video, "audio_url": speech}))
+    data = fetch(voiced["video_url"]).content
+    assert_playable(video_facts(data, tmp_path), 2.0, "4:3")
+    assert audio_samples(data) > 4000, "the soundtrack is in the video"
+    said = poll(http, "media/transcribe", create(http, "media/transcribe", {"media_url": voiced["video_url"]}))
+    assert said["text"] == "one two three" and said["language"] == "en" and said["duration"] > 1.5
+
+    joined = poll(http, "media/merge-audio", create(http, "media/merge-audio", {"audio_urls": [speech, speech]}))
+    one, two = audio_samples(fetch(speech).content), audio_samples(fetch(joined["audio_url"]).content)
+    assert 1.6 * one < two < 2.4 * one
+    assert poll(http, "media/transcribe", create(http, "media/transcribe", {"media_url": joined["audio_url"]}))[
+        "text"] == "one two three one two three"
+
+    plain_bytes = fetch(two_second_video).content
+    plain = video_facts(plain_bytes, tmp_path)
+    for position, hit, miss in (("top_left", 0, 3), ("bottom_right", 3, 0)):
+        over = poll(http, "media/overlay-gif", create(http, "media/overlay-gif", {
+            "video_url": two_second_video, "gif_url": "https://example.invalid/spin.gif", "position": position}))
+        over_bytes = fetch(over["video_url"]).content
+        facts = video_facts(over_bytes, tmp_path)
+        assert_playable(facts, 2.0, "4:3")
+        assert (facts["width"], facts["height"]) == (plain["width"], plain["height"])
+        # the badge sits in its corner (quadrants 0..3: TL, TR, BL, BR) and nowhere else
+        change = _quadrant_change(_first_frame(plain_bytes, tmp_path), _first_frame(over_bytes, tmp_path))
+        assert change[hit] > 4 and change[miss] < 2, (position, change)
+    bad = http.post("/media/overlay-gif", json={"video_url": two_second_video, "gif_url": "g", "position": "left"})
+    assert bad.status_code == 422 and "bottom_right" in bad.text
+    unknown = poll(http, "media/transcribe", create(http, "media/transcribe", {"media_url": "https://x.invalid/a.mp3"}))
+    assert unknown["text"].startswith("[sandbox:")
+    before = http.get("/media/queue/stats").json()
+    stuck = create(http, "media/transcribe", {"media_url": "https://x.invalid/b.mp3 [stuck]"})
+    assert http.get("/media/queue/stats").json()["processing"] == before["processing"] + 1
+    assert http.get(f"/media/status/{stuck}").json()["status"] in ("pending", "processing")
+
+
 def test_every_catalog_service_has_routes(busy_sandbox: Any) -> None:
     """Generic routing: every catalog entry answers at its own create path (401 without a key, not 404)."""
     with httpx.Client(base_url=busy_sandbox.base_url) as anon:
