@@ -488,52 +488,41 @@ SERVICES: dict[str, Service] = {s.name: s for s in (
     ),
 )}
 
+def _utility(name: str, label: str, media: MediaKind, params: tuple[Param, ...], seconds: float,
+             result_fields: tuple[str, ...], alias: str, summary: str) -> Service:
+    """A media utility: created at ``/media/<name>``, polled at ``/media/status/{id}``, free."""
+    return Service(f"media/{name}", label, media, "create", params, _flat(0.0, "free"), _secs(seconds),
+                   result_fields, "lower", status_path="/media/status", aliases=(alias,), summary=summary)
+
+
 #: Media utilities that run as jobs, polled at ``/media/status/{id}`` [decision: free].
 MEDIA_JOBS: dict[str, Service] = {s.name: s for s in (
-    Service(
-        "media/merge-video", "FFmpeg merge", "video", "create",
-        (Param("video_urls", "list", required=True, min_items=2, max_items=10, media="video"),),
-        _flat(0.0, "free"), _secs(5), ("video_url",), "lower", status_path="/media/status",
-        aliases=("merge-video",), summary="Join videos end to end",
-    ),
-    Service(
-        "media/extract-last-frame", "FFmpeg last frame", "image", "create",
-        (Param("video_url", required=True, min_length=1, media="video"),),
-        _flat(0.0, "free"), _secs(3), ("image_url",), "lower", status_path="/media/status",
-        aliases=("last-frame",), summary="The last frame of a video as an image",
-    ),
-    Service(
-        "media/merge-audio-video", "FFmpeg soundtrack", "video", "create",
-        (Param("video_url", required=True, min_length=1, media="video"),
-         Param("audio_url", required=True, min_length=1, media="audio", help="Music or speech to lay under it"),
-         Param("audio_volume", "float", default=1.0, minimum=0.0, maximum=2.0),
-         Param("keep_original_audio", "bool", default=False, help="Mix with the video's own sound")),
-        _flat(0.0, "free"), _secs(4), ("video_url",), "lower", status_path="/media/status",
-        aliases=("add-audio",), summary="Put a soundtrack on a video",
-    ),
-    Service(
-        "media/merge-audio", "FFmpeg audio join", "audio", "create",
-        (Param("audio_urls", "list", required=True, min_items=2, max_items=10, media="audio"),),
-        _flat(0.0, "free"), _secs(3), ("audio_url",), "lower", status_path="/media/status",
-        aliases=("merge-audio",), summary="Join audio clips end to end",
-    ),
-    Service(
-        "media/overlay-gif", "FFmpeg overlay", "video", "create",
-        (Param("video_url", required=True, min_length=1, media="video"),
-         Param("gif_url", required=True, min_length=1, media="image", help="An animated GIF (or any image)"),
-         Param("position", choices=("top_left", "top_right", "bottom_left", "bottom_right", "center"),
-               default="bottom_right"),
-         Param("scale", "float", default=0.25, minimum=0.05, maximum=1.0, help="Overlay width / video width")),
-        _flat(0.0, "free"), _secs(5), ("video_url",), "lower", status_path="/media/status",
-        aliases=("overlay-gif",), summary="Lay a GIF or image over a video",
-    ),
-    Service(
-        "media/transcribe", "Transcribe", "text", "create",
-        (Param("media_url", required=True, min_length=1, media="audio", help="Speech, music or a video"),
-         Param("language", choices=("en", "th", "ja", "zh-CN", "ko"), nullable=True)),
-        _flat(0.0, "free"), _secs(4), ("text", "language", "duration"), "lower", status_path="/media/status",
-        aliases=("transcribe",), summary="The words spoken in audio or video",
-    ),
+    _utility("merge-video", "FFmpeg merge", "video",
+             (Param("video_urls", "list", required=True, min_items=2, max_items=10, media="video"),),
+             5, ("video_url",), "merge-video", "Join videos end to end"),
+    _utility("extract-last-frame", "FFmpeg last frame", "image",
+             (Param("video_url", required=True, min_length=1, media="video"),),
+             3, ("image_url",), "last-frame", "The last frame of a video as an image"),
+    _utility("merge-audio-video", "FFmpeg soundtrack", "video",
+             (Param("video_url", required=True, min_length=1, media="video"),
+              Param("audio_url", required=True, min_length=1, media="audio", help="Music or speech to lay under it"),
+              Param("audio_volume", "float", default=1.0, minimum=0.0, maximum=2.0),
+              Param("keep_original_audio", "bool", default=False, help="Mix with the video's own sound")),
+             4, ("video_url",), "add-audio", "Put a soundtrack on a video"),
+    _utility("merge-audio", "FFmpeg audio join", "audio",
+             (Param("audio_urls", "list", required=True, min_items=2, max_items=10, media="audio"),),
+             3, ("audio_url",), "merge-audio", "Join audio clips end to end"),
+    _utility("overlay-gif", "FFmpeg overlay", "video",
+             (Param("video_url", required=True, min_length=1, media="video"),
+              Param("gif_url", required=True, min_length=1, media="image", help="An animated GIF (or any image)"),
+              Param("position", choices=("top_left", "top_right", "bottom_left", "bottom_right", "center"),
+                    default="bottom_right"),
+              Param("scale", "float", default=0.25, minimum=0.05, maximum=1.0, help="Overlay width / video width")),
+             5, ("video_url",), "overlay-gif", "Lay a GIF or image over a video"),
+    _utility("transcribe", "Transcribe", "text",
+             (Param("media_url", required=True, min_length=1, media="audio", help="Speech, music or a video"),
+              Param("language", choices=("en", "th", "ja", "zh-CN", "ko"), nullable=True)),
+             4, ("text", "language", "duration"), "transcribe", "The words spoken in audio or video"),
 )}
 
 # ---------------------------------------------------------------- chat
