@@ -236,6 +236,15 @@ class Job:
     def _ensure_driver(self) -> asyncio.Task[None] | None:
         if self.done and self._driver is None:
             return None
+        here = asyncio.get_running_loop()
+        d = self._driver
+        if d is not None and not d.done() and d.get_loop() is not here and not d.get_loop().is_running():
+            # Its loop is idle or gone (a sync facade between calls, a finished asyncio.run):
+            # that task would never move again, so polling carries on here; the old task is
+            # cancelled on its own loop, so the job never has two drivers.
+            with contextlib.suppress(RuntimeError):
+                d.get_loop().call_soon_threadsafe(d.cancel)
+            self._driver = d = None
         restart = self._driver is not None and self._driver.done() and time.monotonic() < self._deadline_mono
         if self._driver is None or restart:
             self.timed_out = False
@@ -320,26 +329,31 @@ class Job:
         wait early; the job's own deadline is ``service.timeout_for(params)``.
         """
         if not self.done:
-            running = self._driver is not None and not self._driver.done()
-            driver = self._driver if running else self._ensure_driver()
+            driver = self._ensure_driver()
+            here = asyncio.get_running_loop()
             if on_progress is not None:
                 self._listeners.append(on_progress)
             self._waiting += 1
             try:
                 if driver is not None:
                     end = None if timeout is None else time.monotonic() + timeout
+                    ticked = time.monotonic()
                     while not driver.done():
                         left = None if end is None else end - time.monotonic()
                         if left is not None and left <= 0:
                             break
                         tick = 1.0 if on_progress is not None else None
                         step = left if tick is None else (tick if left is None else min(tick, left))
-                        await asyncio.wait([driver], timeout=step)
-                        if on_progress is not None and not driver.done():
+                        if driver.get_loop() is here:
+                            await asyncio.wait([driver], timeout=step)
+                        else:  # driven by a loop running in another thread: look every 50 ms
+                            await asyncio.sleep(0.05 if step is None else min(step, 0.05))
+                        if on_progress is not None and not driver.done() and time.monotonic() - ticked >= 0.95:
+                            ticked = time.monotonic()
                             self._notify_one(on_progress)
                     if not driver.done():
                         self.timed_out = True
-                        if self._waiting <= 1:  # nobody else is waiting: stop spending polls
+                        if self._waiting <= 1 and driver.get_loop() is here:  # nobody else waits
                             driver.cancel()
                             with contextlib.suppress(asyncio.CancelledError):
                                 await driver

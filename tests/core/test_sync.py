@@ -86,3 +86,33 @@ def test_inside_a_running_loop(fast_sandbox: Any, tmp_path: pathlib.Path) -> Non
     proc = run_script("loop", fast_sandbox, tmp_path)
     assert proc.returncode == 0 and proc.stdout.strip() == "OK", proc.stderr
     assert "already running" not in proc.stderr and SECRET not in proc.stdout + proc.stderr
+
+
+def test_a_job_can_be_awaited_on_another_loop(fast_sandbox: Any, tmp_path: pathlib.Path) -> None:
+    """Submitted through the facade (its own loop, idle between calls), then awaited with
+    asyncio.run, or by two threads' loops at once: every waiter gets the result, and the
+    job is polled by one driver at a time."""
+    import asyncio
+    import threading
+
+    p = Phaya(SECRET, fast_sandbox.base_url, time_scale=TIME_SCALE, job_speed=SPEED, cache_dir=tmp_path)
+    try:
+        job = p.submit("text-to-speech", prompt="made on one loop, awaited on another")
+        frozen = job.aio._driver
+        assert frozen is not None and not frozen.done()
+        res = asyncio.run(asyncio.wait_for(job.aio.wait(), 30))
+        assert res.path is not None and res.path.exists()
+        assert job.wait() is res  # back on the facade's loop: already done
+        p.credits()  # the facade's loop runs again: the task it left behind is gone, not polling
+        assert frozen.cancelled()
+
+        job2 = p.submit("sora2-text-to-video", prompt="two loops wait", n_frames="10")
+        got: list[Any] = []
+        thread = threading.Thread(target=lambda: got.append(asyncio.run(job2.aio.wait(timeout=60))))
+        thread.start()
+        main = asyncio.run(asyncio.wait_for(job2.aio.wait(), 60))
+        thread.join(60)
+        assert got == [main] and main.path is not None
+        assert job2.aio._polls <= 3, f"one driver at a time: {job2.aio._polls} polls"
+    finally:
+        p.close()

@@ -94,3 +94,18 @@ def test_client_reads_live_answers() -> None:
         assert _KEY not in repr(phaya) and _KEY not in repr(phaya.aio)
         rows = phaya.history("text-to-image", limit=5)
         assert isinstance(rows, list)
+
+
+def test_free_decisions_against_the_live_server(http) -> None:
+    """Free reads whose shapes this project decided where the contract is silent
+    (docs/interfaces.md): reconciliation needs job ids in the credits history."""
+    r = http.get("/user/credits/history", params={"limit": 5})
+    assert r.status_code == 200, f"credits history answered {r.status_code}"
+    txs = r.json().get("transactions")
+    assert isinstance(txs, list), f"credits history lacks 'transactions'; fields: {sorted(r.json())}"
+    if txs:
+        missing = {"amount", "job_id", "created_at"} - set(txs[0])
+        assert not missing, f"a transaction lacks {sorted(missing)}; fields: {sorted(txs[0])}"
+    q = http.get("/media/queue/stats")
+    assert q.status_code == 200, f"/media/queue/stats answered {q.status_code}"
+    assert isinstance(q.json(), dict)
