@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -36,3 +37,21 @@ def fresh_sandbox() -> Iterator[object]:
     """
     with running_sandbox(speed=60.0, time_scale=10.0, credits=100.0) as sb:
         yield sb
+
+
+@pytest.fixture()
+def live_streams(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Every httpx streaming response opened during the test (to check each got closed)."""
+    import httpx
+
+    opened: list[Any] = []
+    real = httpx.AsyncClient.send
+
+    async def send(self: httpx.AsyncClient, request: httpx.Request, **kw: Any) -> httpx.Response:
+        resp = await real(self, request, **kw)
+        if kw.get("stream"):
+            opened.append(resp)
+        return resp
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", send)
+    yield opened

@@ -20,6 +20,14 @@ def _digest(path: Path) -> tuple[str, int]:
     return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns
 
 
+def _assert_refused_untouched(path: Path, match: str) -> None:
+    """Opening ``path`` raises JobLogError matching ``match`` and leaves the file as it was."""
+    before = _digest(path)
+    with pytest.raises(JobLogError, match=match):
+        JobLog(path)
+    assert _digest(path) == before
+
+
 @pytest.fixture()
 def log(tmp_path: Path):
     with JobLog(tmp_path / "jobs.sqlite3") as jl:
@@ -147,10 +155,7 @@ def test_unfinished_rows_by_base_url(log: JobLog) -> None:
 def test_a_non_sqlite_file_is_refused_and_left_unchanged(tmp_path: Path) -> None:
     path = tmp_path / "jobs.sqlite3"
     path.write_bytes(b"this is my thesis, not a database\n" * 100)
-    before = _digest(path)
-    with pytest.raises(JobLogError, match=r"jobs\.sqlite3.*not an SQLite database.*left unchanged"):
-        JobLog(path)
-    assert _digest(path) == before
+    _assert_refused_untouched(path, r"jobs\.sqlite3.*not an SQLite database.*left unchanged")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["jobs.sqlite3"]
 
 
@@ -161,10 +166,7 @@ def test_a_foreign_sqlite_database_is_refused_and_left_unchanged(tmp_path: Path)
     conn.execute("INSERT INTO jobs VALUES (1, 'mine')")
     conn.commit()
     conn.close()
-    before = _digest(path)
-    with pytest.raises(JobLogError, match=r"other\.db.*another application"):
-        JobLog(path)
-    assert _digest(path) == before
+    _assert_refused_untouched(path, r"other\.db.*another application")
 
 
 def test_a_corrupt_log_is_refused_and_left_unchanged(tmp_path: Path) -> None:
@@ -174,10 +176,7 @@ def test_a_corrupt_log_is_refused_and_left_unchanged(tmp_path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[100:4096] = b"\xff" * (4096 - 100)  # smash the first page after the header
     path.write_bytes(bytes(data))
-    before = _digest(path)
-    with pytest.raises(JobLogError, match=r"jobs\.sqlite3.*left unchanged"):
-        JobLog(path)
-    assert _digest(path) == before
+    _assert_refused_untouched(path, r"jobs\.sqlite3.*left unchanged")
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -186,10 +185,7 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA user_version = 99")
     conn.close()
-    before = _digest(path)
-    with pytest.raises(JobLogError, match="schema 99, newer"):
-        JobLog(path)
-    assert _digest(path) == before
+    _assert_refused_untouched(path, "schema 99, newer")
 
 
 def test_reopening_keeps_rows(tmp_path: Path) -> None:

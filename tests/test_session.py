@@ -345,25 +345,6 @@ def test_a_joblog_attached_to_a_bare_async_client_logs_its_jobs(fast: FastSandbo
 # to the garbage collector (which warns "no running event loop", or worse at exit).
 
 
-@pytest.fixture()
-def live_streams(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
-    """Every httpx streaming response opened during the test (to check each got closed)."""
-    import httpx
-
-    opened: list[Any] = []
-    real = httpx.AsyncClient.send
-
-    async def send(self: httpx.AsyncClient, request: httpx.Request, **kw: Any) -> httpx.Response:
-        resp = await real(self, request, **kw)
-        if kw.get("stream"):
-            opened.append(resp)
-        return resp
-
-    monkeypatch.setattr(httpx.AsyncClient, "send", send)
-    yield opened
-
-
-
 @pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 async def test_breaking_out_of_a_session_stream_in_a_running_loop_closes_it(
         sandbox: Any, tmp_path: Path, live_streams: list[Any]) -> None:

@@ -8,7 +8,6 @@ and never be left to the garbage collector (that warns, or worse, at exit).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,27 +22,8 @@ from .test_studio import TIMEOUT, until
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 
 
-@pytest.fixture()
-def opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
-    """Every streamed httpx response of the test."""
-    import httpx
-
-    seen: list[Any] = []
-    real = httpx.AsyncClient.send
-
-    async def send(self: httpx.AsyncClient, request: httpx.Request, **kw: Any) -> httpx.Response:
-        resp = await real(self, request, **kw)
-        if kw.get("stream"):
-            seen.append(resp)
-        return resp
-
-    monkeypatch.setattr(httpx.AsyncClient, "send", send)
-    yield seen
-
-
-
 async def test_chat_box_on_a_session_streams_logs_and_closes(wsandbox: Any, nb_cwd: Path,
-                                                            opened: list[Any]) -> None:
+                                                            live_streams: list[Any]) -> None:
     s = Session(wsandbox.api_key, wsandbox.base_url, log_path=nb_cwd / "jobs.sqlite3")
     try:
         c = s.chat_box()
@@ -66,7 +46,7 @@ async def test_chat_box_on_a_session_streams_logs_and_closes(wsandbox: Any, nb_c
         c.ask("this fails midway [stream-error]")
         await c.wait(TIMEOUT)
         assert "mid-answer" in c.error.value and len(c.replies) == 1
-        assert len(opened) == 3 and all(resp.is_closed for resp in opened)
+        assert len(live_streams) == 3 and all(resp.is_closed for resp in live_streams)
         assert unfinished_http_generators() == []
         assert unraisables_on_collect() == []
         assert len(s.jobs(kind="chat")) == 1  # only the finished reply was logged
