@@ -207,16 +207,21 @@ def _writer(path: str, prefix: str, n: int) -> None:
     jl.close()
 
 
-def test_two_processes_write_at_once(tmp_path: Path) -> None:
-    path = tmp_path / "jobs.sqlite3"
-    JobLog(path).close()  # both start from an initialised file, as two kernels would
+def _exit_codes(target: Any, arg_sets: list[tuple[Any, ...]], timeout: float) -> list[int | None]:
+    """Run ``target`` once per argument tuple, each in its own spawned process, all at once."""
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(str(path), name, 300)) for name in ("k1", "k2")]
+    procs = [ctx.Process(target=target, args=args) for args in arg_sets]
     for p in procs:
         p.start()
     for p in procs:
-        p.join(60)
-    assert [p.exitcode for p in procs] == [0, 0]
+        p.join(timeout)
+    return [p.exitcode for p in procs]
+
+
+def test_two_processes_write_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    JobLog(path).close()  # both start from an initialised file, as two kernels would
+    assert _exit_codes(_writer, [(str(path), name, 300) for name in ("k1", "k2")], 60) == [0, 0]
     with JobLog(path) as jl:
         assert jl.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         df = jl.to_dataframe()
@@ -242,14 +247,8 @@ def test_many_processes_race_to_initialise_new_files(tmp_path: Path) -> None:
     locked" or "another application" (a torn read of a half-initialised file).
     """
     paths = [str(tmp_path / f"race{i}.sqlite3") for i in range(15)]
-    ctx = mp.get_context("spawn")
-    barrier = ctx.Barrier(6)
-    procs = [ctx.Process(target=_racer, args=(paths, barrier, f"k{k}")) for k in range(6)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-    assert [p.exitcode for p in procs] == [0] * 6
+    barrier = mp.get_context("spawn").Barrier(6)
+    assert _exit_codes(_racer, [(paths, barrier, f"k{k}") for k in range(6)], 120) == [0] * 6
     for path in paths:
         with JobLog(path) as jl:
             assert len(jl) == 6
@@ -257,13 +256,7 @@ def test_many_processes_race_to_initialise_new_files(tmp_path: Path) -> None:
 
 def test_two_processes_initialise_a_new_file_at_once(tmp_path: Path) -> None:
     path = tmp_path / "new.sqlite3"
-    ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(str(path), name, 20)) for name in ("a", "b")]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-    assert [p.exitcode for p in procs] == [0, 0]
+    assert _exit_codes(_writer, [(str(path), name, 20) for name in ("a", "b")], 60) == [0, 0]
     with JobLog(path) as jl:
         assert len(jl) == 40
 
