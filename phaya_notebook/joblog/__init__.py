@@ -32,7 +32,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import catalog
+from .. import catalog
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
