@@ -31,8 +31,10 @@ _MODEL_TRAITS = {"image_model": "image", "video_model": "video", "music_model": 
 class Credits(float):
     """A credit amount that reads as one (``%phaya balance`` returns it)."""
 
+    note = ""  # e.g. what is left of the key's daily cap
+
     def __repr__(self) -> str:
-        return f"{float(self):,.2f} credits"
+        return f"{float(self):,.2f} credits" + (f" ({self.note})" if self.note else "")
 
 
 @magics_class
@@ -173,7 +175,13 @@ class PhayaMagics(Magics):
             return None
         if isinstance(cmd, ma.Plain):
             if cmd.name == "balance":
-                return Credits(self._connect().credits())
+                session = self._connect()
+                balance = Credits(session.credits())
+                cap = getattr(session.aio, "daily_cap", None)
+                if cap is not None:
+                    balance.note = (f"daily cap {cap.source}={cap.cap:g}: {cap.left:g} left today (UTC), "
+                                    "for every process using this key")
+                return balance
             if cmd.name == "resume":
                 return self._resume()
             if cmd.name == "studio":

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from . import catalog
 from .compare import Comparison, ModelSpec, plan, run
 from .core.chat import ChatEvent
+from .core.daily import DailyCap, check_cap, daily_cap_from_env
 from .core.errors import JobFailed, JobTimeout, NotFound, PhayaError
 from .core.jobs import Result
 from .core.sync import Phaya
@@ -52,11 +53,14 @@ class Session(Phaya):
     ``log_path`` defaults to ``./.phaya/jobs.sqlite3`` (``PHAYA_LOG`` overrides);
     ``max_credits`` caps what this session may commit (reserved before each create,
     released on refund); jobs above ``confirm_above`` credits need ``confirm=True``.
+    ``daily_cap`` (default ``PHAYA_DAILY_CAP``) caps the key's credits per UTC day across
+    every process using the key and this log (reserved in the log before each create).
     """
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
                  log_path: str | os.PathLike[str] | None = None, joblog: JobLog | None = None,
-                 **kw: Any):
+                 daily_cap: float | None = None, **kw: Any):
+        cap, cap_source = _daily_cap(daily_cap)  # a bad value is refused before anything opens
         self.log = joblog if joblog is not None else JobLog(log_path)
         try:
             super().__init__(api_key, base_url, **kw)
@@ -67,6 +71,11 @@ class Session(Phaya):
         self.session_id = uuid.uuid4().hex[:12]
         self._recorder = self.log.attach(self.aio, session=self.session_id)
         self.aio.add_listener(self._on_chat)
+        # every process using this key and log draws from one request window (joblog.shared)
+        self._shared = self.log.shared(self.aio.key_id)
+        self.aio.budget.share(self._shared)
+        if cap is not None:
+            self.aio.daily_cap = DailyCap(cap, self._shared, source=cap_source)
 
     def __repr__(self) -> str:
         return super().__repr__().rstrip(">") + f" log={str(self.log.path)!r}>"
@@ -102,8 +111,27 @@ class Session(Phaya):
 
     def spend(self, by: str | Sequence[str] = "service", *, since: Any = None,
               this_session: bool = False) -> pd.DataFrame:
-        """Credits by service and/or by day: estimated, charged, refunded and net."""
-        return self.log.spend(by, since=since, session=self.session_id if this_session else None)
+        """Credits by service and/or by day: estimated, charged, refunded and net.
+
+        With a daily cap, the table says under it what is left of the cap today
+        (``.attrs["daily_cap"]`` has the numbers).
+        """
+        df = self.log.spend(by, since=since, session=self.session_id if this_session else None)
+        cap = self.aio.daily_cap
+        if cap is None:
+            return df
+        from .joblog.frames import with_note
+
+        spent = cap.spent
+        left = max(0.0, round(cap.cap - spent, 6))
+        note = (f"daily cap {cap.source}={cap.cap:g} credits for this key: {spent:g} reserved or charged "
+                f"today (UTC) by every process using it, {left:g} left")
+        return with_note(df, note, daily_cap={"cap": cap.cap, "spent": spent, "left": left})
+
+    @property
+    def daily_left(self) -> float | None:
+        """Credits left of the key's daily cap today (UTC, every process); None without a cap."""
+        return None if self.aio.daily_cap is None else self.aio.daily_cap.left
 
     # ------------------------------------------------------------- money
 
@@ -249,16 +277,30 @@ class Session(Phaya):
     def close(self) -> None:
         self.aio.remove_listener(self._recorder)
         self.aio.remove_listener(self._on_chat)
+        if self.aio.budget.shared is self._shared:
+            self.aio.budget.share(None)
         try:
             super().close()
         finally:
             self.log.close()
 
 
+def _daily_cap(value: float | None) -> tuple[float | None, str]:
+    """(cap, the name to quote in refusals): the argument wins over ``PHAYA_DAILY_CAP``."""
+    if value is not None:
+        return check_cap(value, "daily_cap"), "daily_cap"
+    return daily_cap_from_env(), "PHAYA_DAILY_CAP"
+
+
 def connect(api_key: str | None = None, base_url: str | None = None, *,
             log_path: str | os.PathLike[str] | None = None, max_credits: float | None = None,
-            confirm_above: float = 10.0, **kw: Any) -> Session:
-    """A Session on the real Phaya (key given or ``PHAYA_API_KEY``), else on the offline sandbox."""
+            confirm_above: float = 10.0, daily_cap: float | None = None, **kw: Any) -> Session:
+    """A Session on the real Phaya (key given or ``PHAYA_API_KEY``), else on the offline sandbox.
+
+    ``daily_cap`` (or ``PHAYA_DAILY_CAP``): credits per UTC day for the key, shared by every
+    process using the key and the same log.
+    """
+    _daily_cap(daily_cap)  # refuse a bad cap before starting anything
     key = api_key or os.environ.get("PHAYA_API_KEY")
     if not key and not base_url:
         from .core.launch import embedded_sandbox
@@ -266,4 +308,5 @@ def connect(api_key: str | None = None, base_url: str | None = None, *,
         base_url, key = embedded_sandbox()
         print(f"phaya: no PHAYA_API_KEY — using the offline sandbox at {base_url} "
               "(play credits, synthetic media)")
-    return Session(key, base_url, log_path=log_path, max_credits=max_credits, confirm_above=confirm_above, **kw)
+    return Session(key, base_url, log_path=log_path, max_credits=max_credits, confirm_above=confirm_above,
+                   daily_cap=daily_cap, **kw)

@@ -8,19 +8,53 @@ priority), which is how the poll scheduler puts a watched job first.
 
 The budget is loop-agnostic: state sits behind a thread lock and waiters are woken on
 their own event loop, so a sync facade's private loop and a kernel's loop can share it.
+
+Across processes (two notebooks, Voila kernels, a teammate on the same key), a budget
+can be given a :class:`SharedWindow` (:meth:`RequestBudget.share`): the job log's store
+of every slot taken with the key (by its hash) and of Retry-After pauses. A slot is then
+granted only when the shared window has one too; the order among this process's waiters
+(its priorities) stays local. If the shared store fails, the budget carries on alone and
+says so once in the log, since a job must never stop because of bookkeeping.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import heapq
 import itertools
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["RequestBudget", "budget_for"]
+__all__ = ["RequestBudget", "SharedWindow", "budget_for", "key_id"]
+
+_log = logging.getLogger("phaya_notebook.budget")
+
+
+class SharedWindow(Protocol):
+    """One key's request window in a store every process using the key can reach.
+
+    Times are the store's own clock (seconds), so processes agree on them.
+    """
+
+    def claim(self, limit: int, window: float) -> tuple[int | None, float]:
+        """Take a slot if the window has one: ``(slot id, 0)``, else ``(None, seconds to wait)``."""
+        ...
+
+    def settle(self, slot: int) -> None:
+        """The answer arrived: the slot counts from now."""
+        ...
+
+    def pause(self, seconds: float) -> None:
+        """A Retry-After: nobody on the key sends for ``seconds``."""
+        ...
+
+    def state(self, window: float) -> tuple[int, float]:
+        """(slots taken in the last ``window`` seconds, seconds of pause left)."""
+        ...
 
 _seq = itertools.count()
 
@@ -55,6 +89,9 @@ class RequestBudget:
         self.granted = 0
         self.rate_limited = 0  # 429s reported back to us
         self.scheduler: Any = None  # the PollScheduler of this budget (set by core.scheduler)
+        self.shared: SharedWindow | None = None
+        self._shared_next = 0.0  # monotonic time before which the shared window said "wait"
+        self.shared_waits = 0    # times the shared window made this process wait (other processes' slots)
 
     # ------------------------------------------------------------- state
 
@@ -65,7 +102,7 @@ class RequestBudget:
     def _wait_time(self, now: float) -> float:
         """Seconds until a slot is free (0 if one is free now)."""
         self._prune(now)
-        wait = max(0.0, self._paused_until - now)
+        wait = max(0.0, self._paused_until - now, self._shared_next - now)
         if len(self._sent) >= self.limit:
             times = sorted(c[0] for c in self._sent)
             wait = max(wait, times[len(times) - self.limit] + self.window - now)
@@ -80,21 +117,33 @@ class RequestBudget:
         if cell is not None:
             with self._lock:
                 cell[0] = max(cell[0], time.monotonic())
+                if len(cell) > 1 and self.shared is not None:
+                    self._shared_call(self.shared.settle, int(cell[1]))
 
     @property
     def remaining(self) -> int:
-        """Requests that could be sent right now without waiting."""
+        """Requests that could be sent right now without waiting (by every process on the key)."""
         with self._lock:
             now = time.monotonic()
             self._prune(now)
-            if self._paused_until > now:
+            used, paused = len(self._sent), self._paused_until - now
+            if self.shared is not None:
+                got = self._shared_call(self.shared.state, self.window)
+                if got is not None:
+                    used, paused = max(used, got[0]), max(paused, got[1])
+            if paused > 0:
                 return 0
-            return max(0, self.limit - len(self._sent))
+            return max(0, self.limit - used)
 
     @property
     def paused_for(self) -> float:
         with self._lock:
-            return max(0.0, self._paused_until - time.monotonic())
+            paused = self._paused_until - time.monotonic()
+            if self.shared is not None:
+                got = self._shared_call(self.shared.state, self.window)
+                if got is not None:
+                    paused = max(paused, got[1])
+            return max(0.0, paused)
 
     @property
     def waiting(self) -> int:
@@ -112,22 +161,63 @@ class RequestBudget:
         if self.scheduler is not None:
             self.scheduler.rescale(self.time_scale)
 
+    # ------------------------------------------------------------- sharing
+
+    def share(self, shared: SharedWindow | None) -> None:
+        """Coordinate with every process using this key through ``shared`` (None: this process alone)."""
+        with self._lock:
+            self.shared = shared
+            self._shared_next = 0.0
+
+    def _shared_call(self, fn: Any, *args: Any) -> Any:
+        """Call the shared store; on failure carry on alone (said once), returning None."""
+        try:
+            return fn(*args)
+        except Exception as exc:  # a locked or broken store must not stop any request
+            if self.shared is not None:
+                _log.warning("shared request budget unavailable (%s: %s); this process goes on with "
+                             "its own budget", type(exc).__name__, exc)
+            self.shared = None
+            return None
+
+    def _claim_shared(self, now: float) -> tuple[bool, float | None]:
+        """(may send, shared slot id): ask the shared window unless it said to wait until later."""
+        if self.shared is None:
+            return True, None
+        if now < self._shared_next:
+            return False, None
+        got = self._shared_call(self.shared.claim, self.limit, self.window)
+        if got is None:
+            return True, None
+        slot, wait = got
+        if slot is None:
+            self.shared_waits += 1
+            self._shared_next = now + max(wait, 0.001)
+            return False, None
+        return True, float(slot)
+
     # ------------------------------------------------------------- acting
 
     def pause(self, seconds: float) -> None:
-        """Honour a Retry-After: nobody using this key sends for ``seconds``."""
+        """Honour a Retry-After: nobody using this key sends for ``seconds`` (in any process)."""
         with self._lock:
             self.rate_limited += 1
             self._paused_until = max(self._paused_until, time.monotonic() + max(0.0, seconds))
+            if self.shared is not None:
+                self._shared_call(self.shared.pause, max(0.0, seconds))
 
     def _dispatch(self, now: float) -> None:
         """Give free slots to the best waiters (called with the lock held)."""
         while self._waiters and self._wait_time(now) <= 0:
-            w = heapq.heappop(self._waiters)
-            if w.gone:
+            if self._waiters[0].gone:
+                heapq.heappop(self._waiters)
                 continue
+            ok, slot = self._claim_shared(now)
+            if not ok:
+                return
+            w = heapq.heappop(self._waiters)
             w.granted = True
-            w.cell = [now]
+            w.cell = [now] if slot is None else [now, slot]
             self._sent.append(w.cell)
             self.granted += 1
             try:
@@ -141,7 +231,10 @@ class RequestBudget:
             now = time.monotonic()
             if self._waiters or self._wait_time(now) > 0:
                 return False
-            self._sent.append([now])
+            ok, slot = self._claim_shared(now)
+            if not ok:
+                return False
+            self._sent.append([now] if slot is None else [now, slot])
             self.granted += 1
             return True
 
@@ -173,6 +266,11 @@ class RequestBudget:
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+def key_id(base_url: str, api_key: str) -> str:
+    """How shared stores name a key: 24 hex digits of SHA-256 of base URL and key, never the key."""
+    return hashlib.sha256(f"{base_url.rstrip('/')}\n{api_key}".encode()).hexdigest()[:24]
 
 
 _REGISTRY: dict[tuple[str, str], RequestBudget] = {}

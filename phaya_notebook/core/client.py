@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .. import catalog
-from .budget import RequestBudget, budget_for
+from .budget import RequestBudget, budget_for, key_id
 from .chat import (
     ChatChunk,
     ChatEvent,
@@ -46,6 +46,7 @@ from .chat import (
 )
 from .create import Ambiguous as _Ambiguous
 from .create import create_job
+from .daily import DailyCap
 from .errors import (
     AuthenticationError,
     BudgetExceeded,
@@ -136,6 +137,8 @@ class AsyncPhaya:
         self.cache = MediaCache(cache_dir)
         self.download = download
         self.max_credits = max_credits
+        #: the key's daily spend cap shared with every process using the key (set by a Session)
+        self.daily_cap: DailyCap | None = None
         self.confirm_above = confirm_above
         self.http_timeout = http_timeout
         self.max_retries = max_retries
@@ -158,6 +161,11 @@ class AsyncPhaya:
     @property
     def api_key_masked(self) -> str:
         return repr(self._key)
+
+    @property
+    def key_id(self) -> str:
+        """This key's name in shared stores (a hash of base URL and key; the key never leaves)."""
+        return key_id(self.base_url, self._key.get())
 
     @property
     def scheduler(self) -> PollScheduler:
@@ -367,12 +375,45 @@ class AsyncPhaya:
         if job.charged is not None and reserved and job.charged < reserved:
             self._unreserve(reserved - job.charged)
             job._reserved = job.charged  # type: ignore[attr-defined]
+        cap_res = getattr(job, "_cap_res", None)
+        if cap_res is not None and self.daily_cap is not None:
+            charged = job.charged if job.charged is not None else job.estimate.credits
+            self._daily_call(self.daily_cap.settle, cap_res, charged, job.id)
 
     def _release(self, job: Job) -> None:
         amount = getattr(job, "_reserved", 0.0)
         job._reserved = 0.0  # type: ignore[attr-defined]
         if amount:
             self._unreserve(amount)
+        self._release_daily(getattr(job, "_cap_res", None))
+        job._cap_res = None  # type: ignore[attr-defined]
+
+    def _reserve_call(self, ceiling: float, what: str) -> int | None:
+        """A chat or embedding call: its ceiling from the session budget, then from the daily cap."""
+        self._reserve(ceiling, what)
+        try:
+            return self._reserve_daily(ceiling, what)
+        except BaseException:
+            self._unreserve(ceiling)
+            raise
+
+    def _reserve_daily(self, credits: float, what: str = "job") -> int | None:
+        """Reserve from the key's daily cap (every process on the key); BudgetExceeded past it."""
+        if self.daily_cap is None:
+            return None
+        return self.daily_cap.reserve(credits, what)
+
+    def _release_daily(self, reservation: int | None) -> None:
+        if reservation is not None and self.daily_cap is not None:
+            self._daily_call(self.daily_cap.release, reservation)
+
+    def _daily_call(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Settle or release in the shared store; a failure leaves the reservation (never under-counts)."""
+        try:
+            fn(*args)
+        except Exception as exc:
+            log.error("daily cap: could not update the shared reservation (%s: %s); it stays reserved",
+                      type(exc).__name__, exc)
 
     # ------------------------------------------------------------- jobs
 
@@ -394,7 +435,9 @@ class AsyncPhaya:
                 f"{self.confirm_above:g}: pass confirm=True to run it", estimate=est)
         await self._learn_sandbox_speed()
         self._reserve(est.credits)
+        cap_res: int | None = None
         try:
+            cap_res = self._reserve_daily(est.credits)
             if est.credits >= self.confirm_above:
                 balance = await self._balance_for(est.credits)
                 if balance < est.credits:
@@ -406,6 +449,7 @@ class AsyncPhaya:
             job_id, data = await self._create(svc, body)
         except BaseException:
             self._unreserve(est.credits)
+            self._release_daily(cap_res)
             raise
         charged = data.get("credits_charged")
         status = data.get("status") if isinstance(data.get("status"), str) else None
@@ -416,6 +460,7 @@ class AsyncPhaya:
         job = Job(self, svc, job_id, body, est, tags=tuple(tags),
                   charged=float(charged) if isinstance(charged, (int, float)) else None, raw_status=status)
         job._reserved = est.credits  # type: ignore[attr-defined]
+        job._cap_res = cap_res  # type: ignore[attr-defined]
         job.watched = watch
         self._jobs[(svc.name, job_id)] = job
         self._emit("created", job)
@@ -576,7 +621,7 @@ class AsyncPhaya:
                    **kw: Any) -> ChatReply:
         body = chat_body(messages, model, False, kw)
         started = time.monotonic()
-        self._reserve(chat_ceiling(body), what="chat call")
+        cap_res = self._reserve_call(chat_ceiling(body), "chat call")
         try:
             try:
                 data = await self._call("POST", "/phaya-gpt/chat/completions", json=body, safe=False,
@@ -585,9 +630,9 @@ class AsyncPhaya:
                 raise amb.error from None
             reply = reply_from(data if isinstance(data, dict) else {})
         except BaseException as exc:
-            self._emit_chat(body, None, None, None, False, started, _why(exc))
+            self._emit_chat(body, None, None, None, False, started, _why(exc), cap_res)
             raise
-        self._emit_chat(body, reply.model, reply.usage, reply.credits, False, started, None)
+        self._emit_chat(body, reply.model, reply.usage, reply.credits, False, started, None, cap_res)
         return reply
 
     async def chat_stream(self, messages: str | list[dict[str, Any]], *, model: str | None = None,
@@ -600,7 +645,7 @@ class AsyncPhaya:
         """
         body = chat_body(messages, model, True, kw)
         started = time.monotonic()
-        self._reserve(chat_ceiling(body), what="chat call")
+        cap_res = self._reserve_call(chat_ceiling(body), "chat call")
         emitted = False
         seen_model: str | None = None
         try:
@@ -628,7 +673,7 @@ class AsyncPhaya:
                                         self._emit_chat(body, seen_model, usage,
                                                         stream_credits(seen_model or body.get("model"), usage,
                                                                        chunk.credits),
-                                                        True, started, None)
+                                                        True, started, None, cap_res)
                                     yield chunk
                         finally:
                             await _finish_stream(resp, lines)
@@ -643,11 +688,11 @@ class AsyncPhaya:
             raise RateLimited("chat stream: still rate limited after retries")
         except GeneratorExit:  # the consumer stopped before the final usage chunk
             if not emitted:
-                self._emit_chat(body, seen_model, None, None, True, started, "closed early")
+                self._emit_chat(body, seen_model, None, None, True, started, "closed early", cap_res)
             raise
         except BaseException as exc:
             if not emitted:
-                self._emit_chat(body, seen_model, None, None, True, started, _why(exc))
+                self._emit_chat(body, seen_model, None, None, True, started, _why(exc), cap_res)
             raise
 
     async def embed(self, input: str | list[str], *, model: str | None = None) -> Embeddings:
@@ -660,7 +705,7 @@ class AsyncPhaya:
             raise InvalidParams("embedding", [catalog.ParamProblem(
                 "model", f"{model!r} is not allowed", ", ".join(catalog.EMBEDDING_MODELS))])
         ceiling = embedding_ceiling(input, model)
-        self._reserve(ceiling, what="embedding call")
+        cap_res = self._reserve_call(ceiling, "embedding call")
         try:
             try:
                 data = await self._call("POST", "/embedding/create", json={"input": input, "model": model},
@@ -669,10 +714,13 @@ class AsyncPhaya:
                 raise amb.error from None
         except BaseException:  # as for chat: a call that failed before answering keeps nothing
             self._unreserve(ceiling)
+            self._release_daily(cap_res)
             raise
         items = sorted(data.get("data") or [], key=lambda d: d.get("index", 0))
         credits = float(data.get("credits_used") or 0.0)
         self._unreserve(ceiling - credits)  # settle at the price, even above the ceiling
+        if cap_res is not None and self.daily_cap is not None:
+            self._daily_call(self.daily_cap.settle, cap_res, credits)
         return Embeddings([list(map(float, d["embedding"])) for d in items], str(data.get("model") or model),
                           data.get("usage") or {}, credits)
 
@@ -715,7 +763,8 @@ class AsyncPhaya:
         self._deliver(JobEvent(kind, job))  # type: ignore[arg-type]
 
     def _emit_chat(self, body: dict[str, Any], model: str | None, usage: dict[str, Any] | None,
-                   credits: float | None, streamed: bool, started: float, error: str | None) -> None:
+                   credits: float | None, streamed: bool, started: float, error: str | None,
+                   cap_res: int | None = None) -> None:
         """Report a finished chat call and turn its reservation into what it cost.
 
         A priced reply keeps its credits; a call that failed before any answer keeps
@@ -724,8 +773,11 @@ class AsyncPhaya:
         ceiling = chat_ceiling(body)
         if credits is not None:
             self._unreserve(ceiling - float(credits))  # settle at the price, even above the ceiling
+            if cap_res is not None and self.daily_cap is not None:
+                self._daily_call(self.daily_cap.settle, cap_res, float(credits))
         elif error is not None and model is None:
             self._unreserve(ceiling)
+            self._release_daily(cap_res)
         self._deliver(ChatEvent(model or str(body.get("model") or catalog.DEFAULT_CHAT_MODEL),
                                 list(body.get("messages") or []), dict(usage or {}),
                                 None if credits is None else float(credits), streamed, error,

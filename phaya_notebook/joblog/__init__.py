@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import catalog
+from .shared import SCHEMA as _SHARED_SCHEMA
+from .shared import SqliteShared
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -99,6 +101,7 @@ _SCHEMA = [
     "CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at)",
     # Small partial index: resume() only looks at rows that are not terminal.
     f"CREATE INDEX IF NOT EXISTS jobs_open ON jobs(base_url) WHERE status NOT IN ({_TERMINAL_SQL})",
+    *_SHARED_SCHEMA,  # the request window and daily cap every process on a key shares (joblog.shared)
 ]
 
 
@@ -377,6 +380,10 @@ class JobLog:
         recorder = JobRecorder(self, session or uuid.uuid4().hex[:12], getattr(client, "base_url", None))
         client.add_listener(recorder)
         return recorder
+
+    def shared(self, key_id: str) -> SqliteShared:
+        """The request window and daily cap of one key (by its hash) in this log, for every process."""
+        return SqliteShared(self, key_id)
 
     # ------------------------------------------------------------ reading
 

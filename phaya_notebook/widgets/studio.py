@@ -20,7 +20,7 @@ from .controls import ParamControls, model_options
 from .jobcard import JobCard
 from .tasks import TaskSet, has_running_loop
 
-__all__ = ["Studio", "budget_left"]
+__all__ = ["Studio", "budget_left", "daily_left"]
 
 WARN = "color:#b35c00;font-weight:bold"
 #: Least seconds between two balance requests after a burst of finished jobs.
@@ -49,6 +49,17 @@ def budget_left(aio: Any) -> float | None:
         if isinstance(v, (int, float)):
             return max(0.0, float(cap) - float(v))
     return float(cap)
+
+
+def daily_left(aio: Any) -> float | None:
+    """Credits left of the key's daily cap today (every process on the key), None without one."""
+    cap = getattr(aio, "daily_cap", None)
+    if cap is None:
+        return None
+    try:
+        return float(cap.left)
+    except Exception:  # the shared log is unreadable: say nothing rather than break the studio
+        return None
 
 
 class Studio(w.VBox):
@@ -159,6 +170,9 @@ class Studio(w.VBox):
         left = budget_left(self.aio)
         if left is not None and est.credits > left:
             warn.append(f"exceeds the session budget ({left:g} left)")
+        day_left = daily_left(self.aio)
+        if day_left is not None and est.credits > day_left:
+            warn.append(f"exceeds the daily cap ({day_left:g} left today)")
         confirm_above = getattr(self.aio, "confirm_above", None)
         note = f" <small>({_e(est.basis)})</small>" if est.basis else ""
         if warn:
@@ -191,6 +205,9 @@ class Studio(w.VBox):
             self.balance = float(await self.aio.credits())
             left = budget_left(self.aio)
             extra = f" · session budget left: {left:g}" if left is not None else ""
+            day_left = daily_left(self.aio)
+            if day_left is not None:
+                extra += f" · daily cap left: {day_left:g}"
             self.balance_label.value = f"balance: {self.balance:g} credits{_e(extra)}"
             self._changed()
             if not self._balance_again:

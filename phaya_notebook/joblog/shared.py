@@ -1,0 +1,131 @@
+"""What every process using one key shares through the job log: its request window and its daily cap.
+
+Phaya's limits belong to the key (60 requests a minute, one balance), so kernels that
+share a key must share their bookkeeping. The log is already the file (or database)
+they share, with short write transactions that serialise them; these tables live
+beside ``jobs``:
+
+- ``rate_slots`` / ``rate_pause``: every request slot taken with the key in the last
+  window, and the latest Retry-After pause (the ``SharedWindow`` of ``core.budget``).
+- ``spend_cap``: credits reserved or charged with the key per UTC day, so a
+  ``PHAYA_DAILY_CAP`` holds for all processes together.
+
+The key itself is never stored: rows are keyed by :func:`key_id`, a truncated SHA-256 of
+the base URL and key. Times are this machine's clock (``time.time()``); PostgreSQL's
+store uses the server's clock instead (see ``joblog.postgres``).
+
+Why a table in the log rather than a lock file: the cap needs a transaction anyway, the
+log already has one writer discipline (``BEGIN IMMEDIATE``), and PostgreSQL gets the
+same design for free. ``tests/benchmarks/bench_shared.py --claims`` measures a claim
+both ways.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from ..core.budget import key_id
+
+if TYPE_CHECKING:  # pragma: no cover
+    from . import JobLog
+
+__all__ = ["SCHEMA", "SqliteShared", "key_id", "utc_day"]
+
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS rate_slots (id INTEGER PRIMARY KEY AUTOINCREMENT, key_id TEXT NOT NULL, "
+    "t REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS rate_slots_key ON rate_slots(key_id, t)",
+    "CREATE TABLE IF NOT EXISTS rate_pause (key_id TEXT PRIMARY KEY, until REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS spend_cap (id INTEGER PRIMARY KEY AUTOINCREMENT, key_id TEXT NOT NULL, "
+    "day TEXT NOT NULL, amount REAL NOT NULL, state TEXT NOT NULL, job_id TEXT, pid INTEGER, "
+    "created_at REAL, updated_at REAL)",
+    "CREATE INDEX IF NOT EXISTS spend_cap_key_day ON spend_cap(key_id, day)",
+]
+
+
+def utc_day(epoch: float | None = None) -> str:
+    return datetime.fromtimestamp(time.time() if epoch is None else epoch, timezone.utc).strftime("%Y-%m-%d")
+
+
+class SqliteShared:
+    """The shared window and daily cap of one key in an SQLite job log."""
+
+    def __init__(self, log: JobLog, key: str):
+        self.log = log
+        self.key = key
+
+    def __repr__(self) -> str:
+        return f"<SqliteShared {self.key} in {str(self.log.path)!r}>"
+
+    # ------------------------------------------------------------- the request window
+
+    def claim(self, limit: int, window: float) -> tuple[int | None, float]:
+        with self.log._write() as conn:
+            now = time.time()
+            conn.execute("DELETE FROM rate_slots WHERE key_id = ? AND t <= ?", (self.key, now - window))
+            row = conn.execute("SELECT until FROM rate_pause WHERE key_id = ?", (self.key,)).fetchone()
+            if row is not None and row[0] > now:
+                return None, float(row[0]) - now
+            times = [r[0] for r in conn.execute(
+                "SELECT t FROM rate_slots WHERE key_id = ? ORDER BY t", (self.key,))]
+            if len(times) >= limit:
+                return None, times[len(times) - limit] + window - now
+            cur = conn.execute("INSERT INTO rate_slots(key_id, t) VALUES (?, ?)", (self.key, now))
+            return int(cur.lastrowid or 0), 0.0
+
+    def settle(self, slot: int) -> None:
+        with self.log._write() as conn:
+            conn.execute("UPDATE rate_slots SET t = max(t, ?) WHERE id = ?", (time.time(), slot))
+
+    def pause(self, seconds: float) -> None:
+        with self.log._write() as conn:
+            until = time.time() + seconds
+            conn.execute("INSERT INTO rate_pause(key_id, until) VALUES (?, ?) ON CONFLICT(key_id) "
+                         "DO UPDATE SET until = max(until, excluded.until)", (self.key, until))
+
+    def state(self, window: float) -> tuple[int, float]:
+        now = time.time()
+        with self.log._lock:
+            used = self.log.conn.execute("SELECT count(*) FROM rate_slots WHERE key_id = ? AND t > ?",
+                                         (self.key, now - window)).fetchone()[0]
+            row = self.log.conn.execute("SELECT until FROM rate_pause WHERE key_id = ?", (self.key,)).fetchone()
+        return int(used), max(0.0, float(row[0]) - now) if row else 0.0
+
+    # ------------------------------------------------------------- the daily cap
+
+    def reserve(self, amount: float, cap: float) -> tuple[int | None, float]:
+        """Reserve ``amount`` credits of today's cap in one write transaction: (id, spent before),
+        or (None, spent) when it would pass the cap."""
+        with self.log._write() as conn:
+            now = time.time()
+            day = utc_day(now)
+            spent = float(conn.execute("SELECT coalesce(sum(amount), 0) FROM spend_cap WHERE key_id = ? "
+                                       "AND day = ?", (self.key, day)).fetchone()[0])
+            if spent + amount > cap + 1e-9:
+                return None, spent
+            cur = conn.execute("INSERT INTO spend_cap(key_id, day, amount, state, pid, created_at, updated_at) "
+                               "VALUES (?, ?, ?, 'reserved', ?, ?, ?)", (self.key, day, amount, os.getpid(), now, now))
+            return int(cur.lastrowid or 0), spent
+
+    def settle_spend(self, reservation: int, charged: float, job_id: str | None = None) -> None:
+        """The server charged ``charged`` for this reservation (it replaces the estimate)."""
+        with self.log._write() as conn:
+            conn.execute("UPDATE spend_cap SET amount = ?, state = 'settled', job_id = coalesce(?, job_id), "
+                         "updated_at = ? WHERE id = ?", (charged, job_id, time.time(), reservation))
+
+    def release(self, reservation: int) -> None:
+        """Nothing was charged (the create failed, the job was refunded): the credits are free again."""
+        with self.log._write() as conn:
+            conn.execute("DELETE FROM spend_cap WHERE id = ?", (reservation,))
+
+    def spent_today(self) -> float:
+        with self.log._lock:
+            row = self.log.conn.execute("SELECT coalesce(sum(amount), 0) FROM spend_cap WHERE key_id = ? "
+                                        "AND day = ?", (self.key, utc_day())).fetchone()
+        return round(float(row[0]), 6)
+
+    def describe(self) -> dict[str, Any]:
+        return {"store": "sqlite", "path": str(self.log.path), "key_id": self.key}

@@ -1,0 +1,112 @@
+"""Several processes on one key share one request window through the job log (issue 13).
+
+Real processes (tests/shared_worker.py), one real sandbox over HTTP, one SQLite log. The
+same run with each process on its own budget (as before the shared window) is the control:
+it must get 429s, or this test proves nothing.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sqlite3
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from shared_worker import run_workers  # noqa: E402
+
+from phaya_notebook.core.budget import RequestBudget, key_id  # noqa: E402
+from phaya_notebook.joblog import JobLog  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+SCALE, SPEED = 20.0, 30.0  # a minute lasts 3 s
+KEY = "sk-shared-budget-5e1f0c9a7b3d2e4f"
+CONTROL_KEY = "sk-shared-control-00aa11bb22cc"  # its own server-side window, so runs do not mix
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Any]:
+    from phaya_notebook.sandbox import start
+
+    sb = start(speed=SPEED, time_scale=SCALE, credits=100000.0, api_keys=[KEY, CONTROL_KEY])
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
+def _configs(sb: Any, tmp: pathlib.Path, n: int, per: int, shared: bool) -> list[dict[str, Any]]:
+    return [{"base_url": sb.base_url, "key": KEY if shared else CONTROL_KEY, "log": str(tmp / "jobs.sqlite3"), "time_scale": SCALE,
+             "speed": SPEED, "cache": str(tmp / "media"), "shared": shared,
+             "jobs": [["text-to-image", {"prompt": f"p{w} {i}"}] for i in range(per)]} for w in range(n)]
+
+
+def test_three_processes_share_the_window(sandbox: Any, tmp_path: pathlib.Path) -> None:
+    # the control: each process alone (the old behaviour) runs into the server's limit
+    _, alone = run_workers(_configs(sandbox, tmp_path / "alone", 3, 24, shared=False))
+    assert sum(a["r429"] for a in alone) > 0, alone
+    assert sum(a["done"] for a in alone) == 72
+
+    _, together = run_workers(_configs(sandbox, tmp_path / "shared", 3, 24, shared=True))
+    assert sum(a["done"] for a in together) == 72, together
+    assert [a["r429"] for a in together] == [0, 0, 0], together
+    assert sum(a["shared_waits"] for a in together) > 0  # they did wait for each other's slots
+
+    # the shared tables name the key by its hash only
+    raw = (tmp_path / "shared" / "jobs.sqlite3").read_bytes()
+    assert KEY.encode() not in raw
+    con = sqlite3.connect(tmp_path / "shared" / "jobs.sqlite3")
+    ids = {r[0] for r in con.execute("SELECT key_id FROM rate_slots")}
+    con.close()
+    assert ids <= {key_id(sandbox.base_url, KEY)}
+
+
+async def test_a_pause_in_one_budget_holds_another(tmp_path: pathlib.Path) -> None:
+    """A Retry-After seen by one process stops every process on the key (two budgets, one log)."""
+    import time
+
+    a_log, b_log = JobLog(tmp_path / "j.sqlite3"), JobLog(tmp_path / "j.sqlite3")
+    a, b = RequestBudget(100, time_scale=1.0), RequestBudget(100, time_scale=1.0)
+    a.share(a_log.shared("k"))
+    b.share(b_log.shared("k"))
+    a.pause(0.5)
+    t0 = time.monotonic()
+    await b.acquire()
+    assert time.monotonic() - t0 >= 0.45
+    assert b.rate_limited == 0  # b was told, it did not get a 429 itself
+    a_log.close()
+    b_log.close()
+
+
+async def test_window_is_counted_across_budgets(tmp_path: pathlib.Path) -> None:
+    import time
+
+    logs = [JobLog(tmp_path / "j.sqlite3") for _ in range(2)]
+    budgets = [RequestBudget(4, time_scale=60.0) for _ in range(2)]  # 4 per ~1 s, together
+    for b, lg in zip(budgets, logs, strict=True):
+        b.share(lg.shared("k"))
+    t0 = time.monotonic()
+    for _ in range(2):
+        for b in budgets:
+            await b.acquire()
+    assert time.monotonic() - t0 < 0.3
+    assert budgets[0].remaining == 0 and budgets[1].remaining == 0
+    await budgets[0].acquire()  # the fifth of the key waits for the window
+    assert time.monotonic() - t0 >= 0.95
+    for lg in logs:
+        lg.close()
+
+
+def test_a_broken_store_leaves_the_budget_working(tmp_path: pathlib.Path) -> None:
+    class Broken:
+        def claim(self, limit: int, window: float) -> tuple[int | None, float]:
+            raise sqlite3.OperationalError("disk I/O error")
+
+    b = RequestBudget(5)
+    b.share(Broken())  # type: ignore[arg-type]
+    assert b.try_acquire()
+    assert b.shared is None
