@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sqlite3
 import time
 import uuid
 from collections.abc import Sequence
@@ -94,7 +93,7 @@ class Session(Phaya):
             self.log.record_chat(model=event.model, prompt=event.prompt, tokens=event.tokens,
                                  credits=event.credits, session=self.session_id, base_url=self.aio.base_url,
                                  duration=event.duration)
-        except (sqlite3.Error, OSError) as exc:
+        except self.log.errors as exc:
             log.error("job log %s could not record a chat call: %s", self.log.path, exc)
 
     # ------------------------------------------------------------- the pandas view

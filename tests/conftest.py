@@ -55,3 +55,24 @@ def live_streams(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
 
     monkeypatch.setattr(httpx.AsyncClient, "send", send)
     yield opened
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """A real PostgreSQL server for the run (tests/pg.py); skipped without one, failed under CI."""
+    pytest.importorskip("psycopg")
+    from .pg import postgres_server
+
+    try:
+        with postgres_server() as server:
+            yield server
+    except FileNotFoundError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))
+
+
+@pytest.fixture()
+def pg_url(pg_server: Any) -> str:
+    """A fresh, empty database on the test server: its postgresql:// URL."""
+    return str(pg_server.database())

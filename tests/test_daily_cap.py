@@ -19,6 +19,7 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from shared_worker import run_workers  # noqa: E402
 
+from phaya_notebook.core.budget import key_id  # noqa: E402
 from phaya_notebook.core.errors import BudgetExceeded, InsufficientCredits  # noqa: E402
 from phaya_notebook.session import Session  # noqa: E402
 
@@ -78,6 +79,19 @@ def test_eight_processes_share_the_cap_sqlite(sandbox: Any, tmp_path: pathlib.Pa
     run_capped(sandbox, str(tmp_path / "jobs.sqlite3"), tmp_path)
 
 
+@pytest.mark.slow
+def test_eight_processes_share_the_cap_postgres(sandbox: Any, pg_url: str, tmp_path: pathlib.Path) -> None:
+    """The same on a real PostgreSQL server: eight processes, eight connections, one database."""
+    run_capped(sandbox, pg_url, tmp_path)
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:  # the reservations are in the database, by key hash only
+        rows = conn.execute("SELECT key_id, state, amount FROM spend_cap").fetchall()
+        keys = {r[0] for r in conn.execute("SELECT key_id FROM rate_slots").fetchall()}
+    assert sorted(r[1:] for r in rows) == [("settled", 3.0)] * 3
+    assert {r[0] for r in rows} == keys == {key_id(sandbox.base_url, KEY)}
+
+
 def test_cap_is_reserved_settled_and_released(sandbox: Any, tmp_path: pathlib.Path) -> None:
     """One process: a refusal names the cap; a failed create gives its reservation back."""
     log = str(tmp_path / "jobs.sqlite3")
@@ -92,10 +106,12 @@ def test_cap_is_reserved_settled_and_released(sandbox: Any, tmp_path: pathlib.Pa
         assert "1 left" in repr(table) and table.attrs["daily_cap"]["left"] == 1
         assert float(table["charged"].sum()) == 3  # still a plain table of numbers
     # a second session on the same log and key sees the same day
-    with Session(KEY, sandbox.base_url, log_path=log, daily_cap=10, time_scale=SCALE, job_speed=SPEED) as s2:
+    with Session(KEY, sandbox.base_url, log_path=log, daily_cap=10, time_scale=SCALE, job_speed=SPEED,
+                 cache_dir=tmp_path / "m") as s2:
         assert s2.daily_left == 7
     # a create the server refuses (not enough credits) gives its reservation back
-    with Session(POOR, sandbox.base_url, log_path=log, daily_cap=10, time_scale=SCALE, job_speed=SPEED) as s3:
+    with Session(POOR, sandbox.base_url, log_path=log, daily_cap=10, time_scale=SCALE, job_speed=SPEED,
+                 cache_dir=tmp_path / "m") as s3:
         with pytest.raises(InsufficientCredits):
             s3.submit("text-to-music", prompt="too dear")
         assert s3.daily_left == 10

@@ -28,9 +28,11 @@ def _assert_refused_untouched(path: Path, match: str) -> None:
     assert _digest(path) == before
 
 
-@pytest.fixture()
-def log(tmp_path: Path):
-    with JobLog(tmp_path / "jobs.sqlite3") as jl:
+@pytest.fixture(params=["sqlite", "postgres"])
+def log(request: pytest.FixtureRequest, tmp_path: Path):
+    """The same log API on both stores: an SQLite file, and a real PostgreSQL database."""
+    where = tmp_path / "jobs.sqlite3" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    with JobLog(where) as jl:
         yield jl
 
 

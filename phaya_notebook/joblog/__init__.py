@@ -120,6 +120,11 @@ def default_log_path() -> Path:
     return Path(env) if env else Path.cwd() / ".phaya" / "jobs.sqlite3"
 
 
+def is_postgres_url(value: Any) -> bool:
+    """A ``postgresql://`` (or ``postgres://``) URL: the team log on PostgreSQL."""
+    return isinstance(value, str) and value.startswith(("postgresql://", "postgres://"))
+
+
 def _json(value: Any) -> str | None:
     if value is None:
         return None
@@ -157,7 +162,24 @@ def _as_list(value: str | Iterable[str] | None) -> list[str] | None:
 
 
 class JobLog:
-    """The SQLite job log. One instance per process; open it after forking."""
+    """The job log: SQLite by default; a ``postgresql://`` URL (argument or ``PHAYA_LOG``)
+    opens the PostgreSQL store instead (:class:`~phaya_notebook.joblog.postgres.PgJobLog`),
+    same API. One instance per process; open it after forking."""
+
+    #: what a failing store raises (the recorder logs these instead of stopping a job)
+    errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
+    # SQL that differs between stores (PostgreSQL overrides these)
+    _CHR = "char"
+    _DAY_SQL = "date(created_at, 'unixepoch')"
+    _TAG_SQL = "EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE json_each.value = ?)"
+    _GREATEST = "max"
+
+    def __new__(cls, path: Any = None, **kw: Any) -> JobLog:
+        if cls is JobLog and is_postgres_url(str(path) if path is not None else os.environ.get("PHAYA_LOG")):
+            from .postgres import PgJobLog
+
+            return super().__new__(PgJobLog)
+        return super().__new__(cls)
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, busy_timeout: float = 30.0):
         self.path = Path(path) if path is not None else default_log_path()
@@ -385,6 +407,13 @@ class JobLog:
         """The request window and daily cap of one key (by its hash) in this log, for every process."""
         return SqliteShared(self, key_id)
 
+    def _now(self, conn: Any) -> float:
+        """The clock shared rows are timed by (this machine's; PostgreSQL uses the server's)."""
+        return time.time()
+
+    def _lock_key(self, conn: Any, name: str) -> None:
+        """Serialise writers of one key's shared rows (SQLite's BEGIN IMMEDIATE already does)."""
+
     # ------------------------------------------------------------ reading
 
     def get(self, job_id: str) -> dict[str, Any] | None:
@@ -443,7 +472,7 @@ class JobLog:
             clauses.append("created_at >= ?")
             args.append(_epoch(since))
         if tag is not None:
-            clauses.append("EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE json_each.value = ?)")
+            clauses.append(self._TAG_SQL)
             args.append(tag)
         if kind is not None:
             clauses.append("kind = ?")
@@ -468,7 +497,7 @@ class JobLog:
         where, args = self._where(service, status, since, tag, kind, session)
         # The low-cardinality columns travel as one joined key per row: fewer Python
         # objects to build, and one factorize gives every category's codes.
-        key = " || char(31) || ".join(f"ifnull({c}, char(30))" for c in _KEY_COLUMNS)
+        key = f" || {self._CHR}(31) || ".join(f"coalesce({c}, {self._CHR}(30))" for c in _KEY_COLUMNS)
         sql = f"SELECT {key}, {', '.join(_OTHER_COLUMNS)} FROM jobs{where}"
         with self._lock:
             rows = self.conn.execute(sql, args).fetchall()  # rowid order: a cheap scan
@@ -505,7 +534,7 @@ class JobLog:
         import pandas as pd
 
         keys = [by] if isinstance(by, str) else list(by)
-        exprs = {"service": "service", "day": "date(created_at, 'unixepoch')", "kind": "kind",
+        exprs = {"service": "service", "day": self._DAY_SQL, "kind": "kind",
                  "status": "status", "session": "session"}
         bad = [k for k in keys if k not in exprs]
         if bad or not keys:
@@ -586,7 +615,7 @@ class JobRecorder:
             return
         try:
             self.log.record(event.job.id, **self.fields(event))
-        except (sqlite3.Error, OSError) as exc:  # the job must go on; say loudly that the log missed it
+        except self.log.errors as exc:  # the job must go on; say loudly that the log missed it
             _log.error("job log %s could not record %s of job %s: %s", self.log.path, event.kind, event.job.id, exc)
 
     def fields(self, event: Any) -> dict[str, Any]:

@@ -51,7 +51,8 @@ def utc_day(epoch: float | None = None) -> str:
 
 
 class SqliteShared:
-    """The shared window and daily cap of one key in an SQLite job log."""
+    """The shared window and daily cap of one key in a job log (SQLite, or PostgreSQL through
+    the log's SQL hooks: ``_now``, ``_lock_key``, ``_GREATEST``)."""
 
     def __init__(self, log: JobLog, key: str):
         self.log = log
@@ -64,7 +65,8 @@ class SqliteShared:
 
     def claim(self, limit: int, window: float) -> tuple[int | None, float]:
         with self.log._write() as conn:
-            now = time.time()
+            self.log._lock_key(conn, self.key)
+            now = self.log._now(conn)
             conn.execute("DELETE FROM rate_slots WHERE key_id = ? AND t <= ?", (self.key, now - window))
             row = conn.execute("SELECT until FROM rate_pause WHERE key_id = ?", (self.key,)).fetchone()
             if row is not None and row[0] > now:
@@ -73,22 +75,25 @@ class SqliteShared:
                 "SELECT t FROM rate_slots WHERE key_id = ? ORDER BY t", (self.key,))]
             if len(times) >= limit:
                 return None, times[len(times) - limit] + window - now
-            cur = conn.execute("INSERT INTO rate_slots(key_id, t) VALUES (?, ?)", (self.key, now))
-            return int(cur.lastrowid or 0), 0.0
+            row = conn.execute("INSERT INTO rate_slots(key_id, t) VALUES (?, ?) RETURNING id",
+                               (self.key, now)).fetchone()
+            return int(row[0]), 0.0
 
     def settle(self, slot: int) -> None:
         with self.log._write() as conn:
-            conn.execute("UPDATE rate_slots SET t = max(t, ?) WHERE id = ?", (time.time(), slot))
+            conn.execute(f"UPDATE rate_slots SET t = {self.log._GREATEST}(t, ?) WHERE id = ?",
+                         (self.log._now(conn), slot))
 
     def pause(self, seconds: float) -> None:
         with self.log._write() as conn:
-            until = time.time() + seconds
+            until = self.log._now(conn) + seconds
             conn.execute("INSERT INTO rate_pause(key_id, until) VALUES (?, ?) ON CONFLICT(key_id) "
-                         "DO UPDATE SET until = max(until, excluded.until)", (self.key, until))
+                         f"DO UPDATE SET until = {self.log._GREATEST}(rate_pause.until, excluded.until)",
+                         (self.key, until))
 
     def state(self, window: float) -> tuple[int, float]:
-        now = time.time()
         with self.log._lock:
+            now = self.log._now(self.log.conn)
             used = self.log.conn.execute("SELECT count(*) FROM rate_slots WHERE key_id = ? AND t > ?",
                                          (self.key, now - window)).fetchone()[0]
             row = self.log.conn.execute("SELECT until FROM rate_pause WHERE key_id = ?", (self.key,)).fetchone()
@@ -100,21 +105,23 @@ class SqliteShared:
         """Reserve ``amount`` credits of today's cap in one write transaction: (id, spent before),
         or (None, spent) when it would pass the cap."""
         with self.log._write() as conn:
-            now = time.time()
+            self.log._lock_key(conn, self.key)
+            now = self.log._now(conn)
             day = utc_day(now)
             spent = float(conn.execute("SELECT coalesce(sum(amount), 0) FROM spend_cap WHERE key_id = ? "
                                        "AND day = ?", (self.key, day)).fetchone()[0])
             if spent + amount > cap + 1e-9:
                 return None, spent
-            cur = conn.execute("INSERT INTO spend_cap(key_id, day, amount, state, pid, created_at, updated_at) "
-                               "VALUES (?, ?, ?, 'reserved', ?, ?, ?)", (self.key, day, amount, os.getpid(), now, now))
-            return int(cur.lastrowid or 0), spent
+            row = conn.execute("INSERT INTO spend_cap(key_id, day, amount, state, pid, created_at, updated_at) "
+                               "VALUES (?, ?, ?, 'reserved', ?, ?, ?) RETURNING id",
+                               (self.key, day, amount, os.getpid(), now, now)).fetchone()
+            return int(row[0]), spent
 
     def settle_spend(self, reservation: int, charged: float, job_id: str | None = None) -> None:
         """The server charged ``charged`` for this reservation (it replaces the estimate)."""
         with self.log._write() as conn:
             conn.execute("UPDATE spend_cap SET amount = ?, state = 'settled', job_id = coalesce(?, job_id), "
-                         "updated_at = ? WHERE id = ?", (charged, job_id, time.time(), reservation))
+                         "updated_at = ? WHERE id = ?", (charged, job_id, self.log._now(conn), reservation))
 
     def release(self, reservation: int) -> None:
         """Nothing was charged (the create failed, the job was refunded): the credits are free again."""
@@ -123,9 +130,10 @@ class SqliteShared:
 
     def spent_today(self) -> float:
         with self.log._lock:
-            row = self.log.conn.execute("SELECT coalesce(sum(amount), 0) FROM spend_cap WHERE key_id = ? "
-                                        "AND day = ?", (self.key, utc_day())).fetchone()
+            conn = self.log.conn
+            row = conn.execute("SELECT coalesce(sum(amount), 0) FROM spend_cap WHERE key_id = ? "
+                               "AND day = ?", (self.key, utc_day(self.log._now(conn)))).fetchone()
         return round(float(row[0]), 6)
 
     def describe(self) -> dict[str, Any]:
-        return {"store": "sqlite", "path": str(self.log.path), "key_id": self.key}
+        return {"store": type(self.log).__name__, "path": str(self.log.path), "key_id": self.key}

@@ -1,0 +1,187 @@
+"""The job log on PostgreSQL: one log, request window and daily cap for a team.
+
+``PHAYA_LOG=postgresql://user@host/db`` (or ``JobLog("postgresql://...")``) opens this
+store instead of the SQLite file: same tables, same :class:`~phaya_notebook.joblog.JobLog`
+API and DataFrames, same resume and reconcile, so kernels on several machines share one
+key's 60/min window and spend cap. psycopg 3 is needed (``pip install
+'phaya-notebook[postgres]'``).
+
+How it differs from SQLite, and why:
+
+- SQL goes through :class:`_Conn`, which turns the log's ``?`` placeholders into
+  psycopg's ``%s`` and ``BEGIN IMMEDIATE`` into ``BEGIN`` (autocommit connection, explicit
+  short transactions, as for SQLite).
+- Writers of one key's shared rows take ``pg_advisory_xact_lock`` first: under READ
+  COMMITTED two reservations could both read the same total and overshoot the cap.
+- Shared rows are timed by the server's clock (``clock_timestamp()``), so machines whose
+  clocks differ still agree on the window.
+- The password never appears in ``repr``, errors or logs (:func:`mask_url`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from . import COLUMNS, SCHEMA_VERSION, TERMINAL, JobLog, JobLogError
+
+__all__ = ["PgJobLog", "mask_url"]
+
+#: advisory lock id (any constant) taken while creating or upgrading the tables
+_SCHEMA_LOCK = 0x50485941
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (safe to print)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+
+
+def _pg_type(sql_type: str) -> str:
+    """SQLite column types as PostgreSQL's (REAL is 4 bytes there: epoch seconds need 8)."""
+    return sql_type.replace("REAL", "DOUBLE PRECISION").replace("INTEGER", "BIGINT")
+
+
+_TERMINAL_SQL = ", ".join(f"'{s}'" for s in TERMINAL)
+_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS jobs (" + ", ".join(f"{k} {_pg_type(v)}" for k, v in COLUMNS.items()) + ")",
+    "CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at)",
+    f"CREATE INDEX IF NOT EXISTS jobs_open ON jobs(base_url) WHERE status NOT IN ({_TERMINAL_SQL})",
+    "CREATE TABLE IF NOT EXISTS rate_slots (id BIGSERIAL PRIMARY KEY, key_id TEXT NOT NULL, "
+    "t DOUBLE PRECISION NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS rate_slots_key ON rate_slots(key_id, t)",
+    "CREATE TABLE IF NOT EXISTS rate_pause (key_id TEXT PRIMARY KEY, until DOUBLE PRECISION NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS spend_cap (id BIGSERIAL PRIMARY KEY, key_id TEXT NOT NULL, day TEXT NOT NULL, "
+    "amount DOUBLE PRECISION NOT NULL, state TEXT NOT NULL, job_id TEXT, pid BIGINT, "
+    "created_at DOUBLE PRECISION, updated_at DOUBLE PRECISION)",
+    "CREATE INDEX IF NOT EXISTS spend_cap_key_day ON spend_cap(key_id, day)",
+]
+
+
+class _Conn:
+    """A psycopg connection speaking the log's SQLite-flavoured SQL (``?`` placeholders)."""
+
+    def __init__(self, raw: Any):
+        self.raw = raw
+        self._sql: dict[str, str] = {}
+
+    def _q(self, sql: str) -> str:
+        q = self._sql.get(sql)
+        if q is None:
+            q = "BEGIN" if sql == "BEGIN IMMEDIATE" else sql.replace("%", "%%").replace("?", "%s")
+            self._sql[sql] = q
+        return q
+
+    def execute(self, sql: str, args: Any = ()) -> Any:
+        return self.raw.execute(self._q(sql), list(args) if args else None)
+
+    def executemany(self, sql: str, rows: Any) -> None:
+        with self.raw.cursor() as cur:
+            cur.executemany(self._q(sql), [list(r) for r in rows])
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class PgJobLog(JobLog):
+    """The job log in a PostgreSQL database (``postgresql://`` URL)."""
+
+    _CHR = "chr"
+    _DAY_SQL = "to_char(to_timestamp(created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+    _TAG_SQL = ("EXISTS (SELECT 1 FROM jsonb_array_elements_text(jobs.tags::jsonb) AS tag(v) "
+                "WHERE tag.v = ?)")
+    _GREATEST = "greatest"
+
+    def __init__(self, path: Any = None, *, busy_timeout: float = 30.0):
+        try:
+            import psycopg
+        except ImportError:
+            raise JobLogError("PHAYA_LOG", "is a PostgreSQL URL but psycopg is not installed "
+                                           "(pip install 'phaya-notebook[postgres]')") from None
+        self._psycopg = psycopg
+        self.errors = (psycopg.Error, OSError)
+        self.url = str(path) if path is not None else os.environ.get("PHAYA_LOG", "")
+        self.path = mask_url(self.url)  # type: ignore[assignment]  # what repr and errors show
+        self.busy_timeout = busy_timeout
+        self._lock = threading.RLock()
+        self._conn = None
+        self._pid = 0
+        self._connect()
+
+    def __repr__(self) -> str:
+        return f"JobLog({self.path!r})"
+
+    def _problem(self, exc: BaseException) -> str:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        password = urlsplit(self.url).password
+        return text.replace(password, "***") if password else text
+
+    def _connect(self) -> None:
+        psycopg = self._psycopg
+        try:
+            raw = psycopg.connect(self.url, autocommit=True, connect_timeout=max(1, int(self.busy_timeout)))
+        except psycopg.Error as exc:
+            raise JobLogError(self.path, f"cannot connect to PostgreSQL ({self._problem(exc)})") from None
+        conn = _Conn(raw)
+        try:
+            raw.execute(f"SET lock_timeout = '{int(self.busy_timeout * 1000)}ms'")
+            self._init_schema(conn)  # type: ignore[arg-type]
+        except JobLogError:
+            raw.close()
+            raise
+        except psycopg.Error as exc:
+            raw.close()
+            raise JobLogError(self.path, f"cannot be used as a job log ({self._problem(exc)})") from None
+        self._conn, self._pid = conn, os.getpid()  # type: ignore[assignment]
+
+    def _check_identity(self, conn: Any) -> None:
+        """A database whose ``jobs`` table is not ours (or is newer) is refused, untouched."""
+        tables = {r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+            "AND table_name IN ('meta', 'jobs')")}
+        if not tables:
+            return
+        app = version = None
+        if "meta" in tables:
+            rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('app', 'schema')").fetchall())
+            app, version = rows.get("app"), rows.get("schema")
+        if app != "phaya-notebook job log":
+            raise JobLogError(self.path, "has a jobs table of another application, not a phaya job log")
+        if version is not None and int(version) > SCHEMA_VERSION:
+            raise JobLogError(self.path, f"has job log schema {version}, newer than this version "
+                                         f"of phaya-notebook understands ({SCHEMA_VERSION})")
+
+    def _init_schema(self, conn: Any) -> None:
+        conn.execute("BEGIN")
+        try:
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
+            self._check_identity(conn)
+            for stmt in _SCHEMA:
+                conn.execute(stmt)
+            for name, sql_type in COLUMNS.items():  # an older log gains the columns added since
+                conn.execute(f"ALTER TABLE jobs ADD COLUMN IF NOT EXISTS {name} {_pg_type(sql_type)}")
+            conn.execute("INSERT INTO meta(key, value) VALUES ('app', 'phaya-notebook job log') "
+                         "ON CONFLICT (key) DO NOTHING")
+            conn.execute("INSERT INTO meta(key, value) VALUES ('created_at', now()::text) "
+                         "ON CONFLICT (key) DO NOTHING")
+            conn.execute("INSERT INTO meta(key, value) VALUES ('schema', ?) ON CONFLICT (key) "
+                         "DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # ------------------------------------------------------------ hooks of the shared tables
+
+    def _now(self, conn: Any) -> float:
+        return float(conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()[0])
+
+    def _lock_key(self, conn: Any, name: str) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (name,))
