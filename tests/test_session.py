@@ -236,9 +236,12 @@ _CHILD = textwrap.dedent("""
 """)
 
 
-def test_a_job_killed_mid_flight_is_recovered_by_resume(fast: FastSandbox, tmp_path: Path) -> None:
-    log_path = tmp_path / "jobs.sqlite3"
-    env = {**os.environ, "PHAYA_API_KEY": "k-resume", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_a_job_killed_mid_flight_is_recovered_by_resume(fast: FastSandbox, tmp_path: Path, store: str,
+                                                        request: pytest.FixtureRequest) -> None:
+    log_path: Any = tmp_path / "jobs.sqlite3" if store == "sqlite" else request.getfixturevalue("pg_url")
+    env = {**os.environ, "PHAYA_API_KEY": "k-resume", "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+           "PHAYA_DAILY_CAP": "50"}
     child = subprocess.Popen([sys.executable, "-c", _CHILD, fast.base_url, str(log_path), str(SPEED),
                               str(TIME_SCALE)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              cwd=tmp_path, env=env)
@@ -258,7 +261,7 @@ def test_a_job_killed_mid_flight_is_recovered_by_resume(fast: FastSandbox, tmp_p
             child.stderr.close()
     assert child.returncode == -signal.SIGKILL
 
-    with Session("k-resume", fast.base_url, log_path=log_path) as s:
+    with Session("k-resume", fast.base_url, log_path=log_path, daily_cap=50) as s:
         # rows of another server, and a job the server never heard of
         s.log.record("elsewhere", service="text-to-image", status="processing", base_url="http://127.0.0.1:9/api/v1",
                      created_at=time.time())
@@ -276,6 +279,9 @@ def test_a_job_killed_mid_flight_is_recovered_by_resume(fast: FastSandbox, tmp_p
         assert s.log.get(ghost)["status"] == "lost"  # type: ignore[index]
         assert s.log.get("elsewhere")["status"] == "processing"  # type: ignore[index]
         assert s.resume() == []
+        # the killed process's daily-cap reservation was settled by the one that resumed its job
+        cap = s.log.conn.execute("SELECT state, amount, job_id FROM spend_cap").fetchall()
+        assert [tuple(r) for r in cap] == [("settled", 8.0, job_id)]
 
 
 def test_connect_without_a_key_starts_the_sandbox_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

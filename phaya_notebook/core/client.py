@@ -376,16 +376,22 @@ class AsyncPhaya:
             self._unreserve(reserved - job.charged)
             job._reserved = job.charged  # type: ignore[attr-defined]
         cap_res = getattr(job, "_cap_res", None)
-        if cap_res is not None and self.daily_cap is not None:
-            charged = job.charged if job.charged is not None else job.estimate.credits
-            self._daily_call(self.daily_cap.settle, cap_res, charged, job.id)
+        if self.daily_cap is not None:
+            if cap_res is not None:
+                charged = job.charged if job.charged is not None else job.estimate.credits
+                self._daily_call(self.daily_cap.settle, cap_res, charged, job.id)
+            elif job.estimate.basis == "resumed" and job.charged is not None:  # reserved by an earlier process
+                self._daily_call(self.daily_cap.settle_job, job.id, job.charged)
 
     def _release(self, job: Job) -> None:
         amount = getattr(job, "_reserved", 0.0)
         job._reserved = 0.0  # type: ignore[attr-defined]
         if amount:
             self._unreserve(amount)
-        self._release_daily(getattr(job, "_cap_res", None))
+        cap_res = getattr(job, "_cap_res", None)
+        if cap_res is None and self.daily_cap is not None and job.estimate.basis == "resumed":
+            self._daily_call(self.daily_cap.settle_job, job.id, None)
+        self._release_daily(cap_res)
         job._cap_res = None  # type: ignore[attr-defined]
 
     def _reserve_call(self, ceiling: float, what: str) -> int | None:
@@ -461,6 +467,8 @@ class AsyncPhaya:
                   charged=float(charged) if isinstance(charged, (int, float)) else None, raw_status=status)
         job._reserved = est.credits  # type: ignore[attr-defined]
         job._cap_res = cap_res  # type: ignore[attr-defined]
+        if cap_res is not None and self.daily_cap is not None:
+            self._daily_call(self.daily_cap.attach, cap_res, job_id)
         job.watched = watch
         self._jobs[(svc.name, job_id)] = job
         self._emit("created", job)

@@ -31,6 +31,10 @@ class SpendStore(Protocol):
 
     def release(self, reservation: int) -> None: ...
 
+    def attach(self, reservation: int, job_id: str) -> None: ...
+
+    def settle_job(self, job_id: str, charged: float | None) -> None: ...
+
     def spent_today(self) -> float: ...
 
 
@@ -89,3 +93,12 @@ class DailyCap:
     def release(self, reservation: int | None) -> None:
         if reservation is not None:
             self.store.release(reservation)
+
+    def attach(self, reservation: int | None, job_id: str) -> None:
+        """The job exists on the server: a process that resumes it later settles this reservation."""
+        if reservation is not None:
+            self.store.attach(reservation, job_id)
+
+    def settle_job(self, job_id: str, charged: float | None) -> None:
+        """A resumed job (its reservation made by an earlier process) ended: charged, or None if refunded."""
+        self.store.settle_job(job_id, None if charged is None else float(charged))

@@ -123,6 +123,21 @@ class SqliteShared:
             conn.execute("UPDATE spend_cap SET amount = ?, state = 'settled', job_id = coalesce(?, job_id), "
                          "updated_at = ? WHERE id = ?", (charged, job_id, self.log._now(conn), reservation))
 
+    def attach(self, reservation: int, job_id: str) -> None:
+        """The create returned: the reservation belongs to this job (so a later process can settle it)."""
+        with self.log._write() as conn:
+            conn.execute("UPDATE spend_cap SET job_id = ? WHERE id = ?", (job_id, reservation))
+
+    def settle_job(self, job_id: str, charged: float | None) -> None:
+        """A job re-attached after a restart finished: settle (or release, None) what was reserved for it."""
+        with self.log._write() as conn:
+            if charged is None:
+                conn.execute("DELETE FROM spend_cap WHERE job_id = ? AND key_id = ? AND state = 'reserved'",
+                             (job_id, self.key))
+            else:
+                conn.execute("UPDATE spend_cap SET amount = ?, state = 'settled', updated_at = ? WHERE job_id = ? "
+                             "AND key_id = ? AND state = 'reserved'", (charged, self.log._now(conn), job_id, self.key))
+
     def release(self, reservation: int) -> None:
         """Nothing was charged (the create failed, the job was refunded): the credits are free again."""
         with self.log._write() as conn:

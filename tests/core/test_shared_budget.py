@@ -65,6 +65,17 @@ def test_three_processes_share_the_window(sandbox: Any, tmp_path: pathlib.Path) 
     assert ids <= {key_id(sandbox.base_url, KEY)}
 
 
+def test_three_processes_share_the_window_on_postgres(sandbox: Any, pg_url: str, tmp_path: pathlib.Path) -> None:
+    """The team log: three processes, three connections, one PostgreSQL window."""
+    cfgs = _configs(sandbox, tmp_path, 3, 24, shared=True)
+    for c in cfgs:
+        c["log"] = pg_url
+    _, together = run_workers(cfgs)
+    assert sum(a["done"] for a in together) == 72, together
+    assert [a["r429"] for a in together] == [0, 0, 0], together
+    assert sum(a["shared_waits"] for a in together) > 0
+
+
 async def test_a_pause_in_one_budget_holds_another(tmp_path: pathlib.Path) -> None:
     """A Retry-After seen by one process stops every process on the key (two budgets, one log)."""
     import time
