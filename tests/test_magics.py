@@ -389,6 +389,16 @@ def test_balance_jobs_spend_resume(ip: Ip) -> None:
     assert "No unfinished jobs" in ip.out()
 
 
+def test_balance_and_spend_show_what_is_left_of_the_daily_cap(ip: Ip, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHAYA_DAILY_CAP", "5")  # read when the session connects (first command)
+    ip.run("r = %phaya image a fox at dusk")
+    balance = ip.run("%phaya balance")
+    assert "daily cap PHAYA_DAILY_CAP=5: 4 left today (UTC)" in repr(balance)
+    spend = ip.run("%phaya spend")
+    assert spend.attrs["daily_cap"] == {"cap": 5.0, "spent": 1.0, "left": 4.0}
+    assert "PHAYA_DAILY_CAP=5" in repr(spend) and "4 left" in spend._repr_html_()
+
+
 def test_resume_picks_up_a_job_from_an_earlier_session(ip: Ip) -> None:
     ip.run("j = %phaya image --no-wait a fox left running")
     job_id = ip.shell.user_ns["j"].id

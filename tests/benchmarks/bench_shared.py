@@ -1,6 +1,7 @@
 """Many processes, one key: the shared request budget against one sandbox (a script, not a test).
 
     .venv/bin/python tests/benchmarks/bench_shared.py [--time-scale 10] [--jobs 60] [--procs 1,2,4,8] [--speed 1]
+    .venv/bin/python tests/benchmarks/bench_shared.py --postgres    # the same with the log on PostgreSQL
     .venv/bin/python tests/benchmarks/bench_shared.py --claims      # SQLite table vs lock file
 
 1. For 1, 2, 4 and 8 processes (tests/shared_worker.py, each a Session on one key and one
@@ -34,11 +35,13 @@ from bench_core import KEY, Sandbox, sweep  # noqa: E402
 from shared_worker import run_workers  # noqa: E402
 
 
-def run_row(n: int, jobs: list[tuple[str, dict[str, Any]]], scale: float, speed: float = 1.0) -> dict[str, Any]:
+def run_row(n: int, jobs: list[tuple[str, dict[str, Any]]], scale: float, speed: float = 1.0,
+            pg: Any = None) -> dict[str, Any]:
     sb = Sandbox(scale, speed)
     try:
         shares = [jobs[i::n] for i in range(n)]
-        cfgs = [{"base_url": sb.base_url, "key": KEY, "log": os.path.join(sb.dir, "jobs.sqlite3"),
+        log = pg.database() if pg is not None else os.path.join(sb.dir, "jobs.sqlite3")
+        cfgs = [{"base_url": sb.base_url, "key": KEY, "log": log,
                  "time_scale": scale, "speed": speed, "cache": os.path.join(sb.dir, "media"),
                  "jobs": [[svc, p] for svc, p in share]} for share in shares]
         go, answers = run_workers(cfgs, timeout=600)
@@ -129,17 +132,29 @@ def main() -> None:
     ap.add_argument("--speed", type=float, default=1.0,
                     help="sandbox job speed: above 1 the 60/min request bound, not the longest job, is the bound")
     ap.add_argument("--claims", action="store_true")
+    ap.add_argument("--postgres", action="store_true",
+                    help="the log (and so the shared window) in a throw-away PostgreSQL cluster (tests/pg.py)")
     args = ap.parse_args()
     if args.claims:
         bench_claims()
         return
+    if args.postgres:
+        from pg import postgres_server
+
+        with postgres_server() as pg:
+            sweep_table(args, pg)
+    else:
+        sweep_table(args, None)
+
+
+def sweep_table(args: Any, pg: Any) -> None:
     jobs = sweep(args.jobs)
     print(f"sweep: {len(jobs)} jobs, time scale {args.time_scale:g} (a minute lasts {60 / args.time_scale:.1f} s), "
-          f"job speed {args.speed:g}, one key, one SQLite log, one sandbox")
+          f"job speed {args.speed:g}, one key, one {'PostgreSQL' if pg else 'SQLite'} log, one sandbox")
     print(f"{'procs':>5} | {'done':>5} | {'429s':>4} | {'req/job':>7} | {'wall s':>6} | {'bound s':>7} | "
           f"{'wall/bound':>10} | shared waits")
     for n in (int(x) for x in args.procs.split(",")):
-        r = run_row(n, jobs, args.time_scale, args.speed)
+        r = run_row(n, jobs, args.time_scale, args.speed, pg)
         print(f"{r['procs']:>5} | {r['done']:>2}/{len(jobs):<2} | {r['r429']:>4} | {r['per_job']:>7.2f} | "
               f"{r['wall']:>6.1f} | {r['bound']:>7.1f} | {r['ratio']:>9.2f}x | {r['waits']}", flush=True)
 

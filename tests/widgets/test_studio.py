@@ -242,3 +242,30 @@ async def test_balance_refreshes_coalesce(aio: Any) -> None:
         s.refresh_balance()
     await s.wait(TIMEOUT)
     assert aio.stats["requests"] - before == 2  # the one under way and one trailing, not ten
+
+
+async def test_daily_cap_left_shows_and_warns(wsandbox: Any, nb_cwd: Any) -> None:
+    """The key's daily cap (shared through the job log) shows in the balance line and the cost warning."""
+    from phaya_notebook.core.client import AsyncPhaya
+    from phaya_notebook.core.daily import DailyCap
+    from phaya_notebook.joblog import JobLog
+
+    log = JobLog(nb_cwd / "jobs.sqlite3")
+    async with AsyncPhaya(wsandbox.api_key, wsandbox.base_url, cache_dir=nb_cwd / "m") as aio:
+        aio.daily_cap = DailyCap(2.5, log.shared(aio.key_id), source="PHAYA_DAILY_CAP")
+        s = Studio(aio, tick=0.05)
+        s.model.value = "nano-banana"
+        s.prompt.value = "x"
+        assert "phaya-cost-warning" not in s.cost._dom_classes  # 2 of 2.5
+        s.model.value = "text-to-image"
+        s.prompt.value = "first"
+        s.generate.click()
+        await until(lambda: len(s.cards) == 1)
+        s.model.value = "nano-banana"
+        assert "exceeds the daily cap (1.5 left today)" in s.cost.value
+        await until(lambda: "daily cap left: 1.5" in s.balance_label.value)
+        s.generate.click()  # the core refuses it, naming the cap
+        await until(lambda: s.error.value != "")
+        assert "BudgetExceeded" in s.error.value and "PHAYA_DAILY_CAP" in s.error.value
+        await s.wait(TIMEOUT)
+    log.close()
