@@ -26,8 +26,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from . import COLUMNS, SCHEMA_VERSION, TERMINAL, JobLog, JobLogError
+from .shared import SqliteShared
 
-__all__ = ["PgJobLog", "mask_url"]
+__all__ = ["PgJobLog", "PgShared", "mask_url"]
 
 #: advisory lock id (any constant) taken while creating or upgrading the tables
 _SCHEMA_LOCK = 0x50485941
@@ -62,6 +63,24 @@ _SCHEMA = [
     "amount DOUBLE PRECISION NOT NULL, state TEXT NOT NULL, job_id TEXT, pid BIGINT, "
     "created_at DOUBLE PRECISION, updated_at DOUBLE PRECISION)",
     "CREATE INDEX IF NOT EXISTS spend_cap_key_day ON spend_cap(key_id, day)",
+    # A slot claim in one round trip (it runs before every request): the same steps as
+    # SqliteShared.claim, under the key's advisory lock, timed by the server's clock.
+    """CREATE OR REPLACE FUNCTION phaya_claim(k text, lim int, win float8) RETURNS float8[] AS $$
+    DECLARE now_ float8; until_ float8; n int; tk float8; sid bigint;
+    BEGIN
+      PERFORM pg_advisory_xact_lock(hashtext(k));
+      now_ := extract(epoch FROM clock_timestamp());
+      DELETE FROM rate_slots WHERE key_id = k AND t <= now_ - win;
+      SELECT until INTO until_ FROM rate_pause WHERE key_id = k;
+      IF until_ IS NOT NULL AND until_ > now_ THEN RETURN ARRAY[NULL, until_ - now_]; END IF;
+      SELECT count(*) INTO n FROM rate_slots WHERE key_id = k;
+      IF n >= lim THEN
+        SELECT t INTO tk FROM rate_slots WHERE key_id = k ORDER BY t OFFSET n - lim LIMIT 1;
+        RETURN ARRAY[NULL, tk + win - now_];
+      END IF;
+      INSERT INTO rate_slots(key_id, t) VALUES (k, now_) RETURNING id INTO sid;
+      RETURN ARRAY[sid::float8, 0];
+    END $$ LANGUAGE plpgsql""",
 ]
 
 
@@ -73,14 +92,17 @@ class _Conn:
         self._sql: dict[str, str] = {}
 
     def _q(self, sql: str) -> str:
+        """``?`` -> ``%s`` (and a literal ``%`` -> ``%%``); only for statements with arguments."""
         q = self._sql.get(sql)
         if q is None:
-            q = "BEGIN" if sql == "BEGIN IMMEDIATE" else sql.replace("%", "%%").replace("?", "%s")
+            q = sql.replace("%", "%%").replace("?", "%s")
             self._sql[sql] = q
         return q
 
     def execute(self, sql: str, args: Any = ()) -> Any:
-        return self.raw.execute(self._q(sql), list(args) if args else None)
+        if not args:  # no placeholders: psycopg reads the text as it is
+            return self.raw.execute("BEGIN" if sql == "BEGIN IMMEDIATE" else sql)
+        return self.raw.execute(self._q(sql), list(args))
 
     def executemany(self, sql: str, rows: Any) -> None:
         with self.raw.cursor() as cur:
@@ -88,6 +110,20 @@ class _Conn:
 
     def close(self) -> None:
         self.raw.close()
+
+
+class PgShared(SqliteShared):
+    """The shared tables on PostgreSQL: the per-request steps in one round trip each."""
+
+    def claim(self, limit: int, window: float) -> tuple[int | None, float]:
+        with self.log._lock:
+            slot, wait = self.log.conn.execute("SELECT phaya_claim(?, ?, ?)", (self.key, limit, window)).fetchone()[0]
+        return (None, float(wait)) if slot is None else (int(slot), 0.0)
+
+    def settle(self, slot: int) -> None:
+        with self.log._lock:  # one statement: its own transaction
+            self.log.conn.execute("UPDATE rate_slots SET t = greatest(t, extract(epoch FROM clock_timestamp())) "
+                                  "WHERE id = ?", (slot,))
 
 
 class PgJobLog(JobLog):
@@ -179,6 +215,9 @@ class PgJobLog(JobLog):
             raise
 
     # ------------------------------------------------------------ hooks of the shared tables
+
+    def shared(self, key_id: str) -> PgShared:
+        return PgShared(self, key_id)
 
     def _now(self, conn: Any) -> float:
         return float(conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()[0])
