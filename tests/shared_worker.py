@@ -65,7 +65,8 @@ def main() -> None:
     t0 = time.time()
     out = s._run(_run(s, [(svc, p) for svc, p in cfg["jobs"]]))
     out.update(t0=t0, t_end=time.time(), r429=s.aio.stats["rate_limited"], requests=s.aio.stats["requests"],
-               shared_waits=s.aio.budget.shared_waits, shared_alive=s.aio.budget.shared is not None)
+               shared_waits=getattr(s.aio.budget, "shared_waits", 0),
+               shared_alive=getattr(s.aio.budget, "shared", None) is not None)
     s.close()
     print(json.dumps(out), flush=True)
 

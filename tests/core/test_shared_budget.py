@@ -26,13 +26,14 @@ pytestmark = pytest.mark.slow
 SCALE, SPEED = 20.0, 30.0  # a minute lasts 3 s
 KEY = "sk-shared-budget-5e1f0c9a7b3d2e4f"
 CONTROL_KEY = "sk-shared-control-00aa11bb22cc"  # its own server-side window, so runs do not mix
+PG_KEY = "sk-shared-postgres-33dd44ee55ff"  # likewise: a new log knows nothing of another log's requests
 
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Any]:
     from phaya_notebook.sandbox import start
 
-    sb = start(speed=SPEED, time_scale=SCALE, credits=100000.0, api_keys=[KEY, CONTROL_KEY])
+    sb = start(speed=SPEED, time_scale=SCALE, credits=100000.0, api_keys=[KEY, CONTROL_KEY, PG_KEY])
     try:
         yield sb
     finally:
@@ -70,7 +71,7 @@ def test_three_processes_share_the_window_on_postgres(sandbox: Any, pg_url: str,
     """The team log: three processes, three connections, one PostgreSQL window."""
     cfgs = _configs(sandbox, tmp_path, 3, 24, shared=True)
     for c in cfgs:
-        c["log"] = pg_url
+        c["log"], c["key"] = pg_url, PG_KEY
     _, together = run_workers(cfgs)
     assert sum(a["done"] for a in together) == 72, together
     assert [a["r429"] for a in together] == [0, 0, 0], together
