@@ -7,6 +7,11 @@ polls back off (x1.5 from 5 s, capped) and are never closer than the server's 5 
 status cache. Due polls queue on the budget by due time; a watched job queues as
 interactive, so it goes first. ``time_scale`` shrinks every interval for a time-scaled
 sandbox.
+
+When the budget is shared with other processes (``RequestBudget.share``), so are the
+observations: each finished job's ratio goes to the shared store, and the other
+processes' ratios are read back (at most every ``PEER_EVERY`` scaled seconds), so eight
+kernels with a few jobs each time their polls as well as one kernel with all of them.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ __all__ = ["PollScheduler", "scheduler_for"]
 #: high in the contract's +-30 % spread, so most jobs need one poll; the rest are found by
 #: the server's progress hint (when it gives one) or the back-off.
 DEFAULT_UPPER = 1.15
+#: How often (in the server's seconds) other processes' observations are read back.
+PEER_EVERY = 1.0
 
 
 class PollScheduler:
@@ -43,6 +50,8 @@ class PollScheduler:
         self._obs: dict[str, deque[float]] = {}
         self._all: deque[float] = deque(maxlen=50)
         self._lock = threading.Lock()
+        self._peer_after = 0        # last shared observation read
+        self._peer_read = 0.0       # monotonic time of the last read
 
     def rescale(self, time_scale: float) -> None:
         self.time_scale = time_scale
@@ -63,6 +72,25 @@ class PollScheduler:
         with self._lock:
             self._obs.setdefault(service, deque(maxlen=20)).append(f)
             self._all.append(f)
+        shared = self.budget.shared
+        if shared is not None and hasattr(shared, "observe"):
+            self.budget._shared_call(shared.observe, service, f)
+
+    def _read_peers(self) -> None:
+        """Take in what other processes on the key observed since the last read (rate-limited)."""
+        shared = self.budget.shared
+        now = time.monotonic()
+        if shared is None or not hasattr(shared, "observations") or now - self._peer_read < PEER_EVERY / self.time_scale:
+            return
+        self._peer_read = now
+        got = self.budget._shared_call(shared.observations, self._peer_after)
+        if not got:
+            return
+        with self._lock:
+            for row_id, service, f in got:
+                self._peer_after = max(self._peer_after, int(row_id))
+                self._obs.setdefault(service, deque(maxlen=20)).append(float(f))
+                self._all.append(float(f))
 
     def _factors(self, service: str) -> list[float]:
         with self._lock:
@@ -106,6 +134,7 @@ class PollScheduler:
 
     def next_due(self, job: Job) -> float:
         """Monotonic time of this job's next poll."""
+        self._read_peers()
         upper = job._created_mono + job._base_seconds * self.upper_factor(job.service.name)
         if job._client.speed_unknown and not self._own(job.service.name):
             # a sandbox that did not say how fast it runs: look early rather than wait minutes

@@ -63,6 +63,8 @@ _SCHEMA = [
     "amount DOUBLE PRECISION NOT NULL, state TEXT NOT NULL, job_id TEXT, pid BIGINT, "
     "created_at DOUBLE PRECISION, updated_at DOUBLE PRECISION)",
     "CREATE INDEX IF NOT EXISTS spend_cap_key_day ON spend_cap(key_id, day)",
+    "CREATE TABLE IF NOT EXISTS poll_obs (id BIGSERIAL PRIMARY KEY, key_id TEXT NOT NULL, service TEXT NOT NULL, "
+    "factor DOUBLE PRECISION NOT NULL, origin BIGINT, t DOUBLE PRECISION)",
     # A slot claim in one round trip (it runs before every request): the same steps as
     # SqliteShared.claim, under the key's advisory lock, timed by the server's clock.
     """CREATE OR REPLACE FUNCTION phaya_claim(k text, lim int, win float8) RETURNS float8[] AS $$

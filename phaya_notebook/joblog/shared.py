@@ -23,6 +23,7 @@ both ways.
 from __future__ import annotations
 
 import os
+import random
 import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -43,7 +44,19 @@ SCHEMA = [
     "day TEXT NOT NULL, amount REAL NOT NULL, state TEXT NOT NULL, job_id TEXT, pid INTEGER, "
     "created_at REAL, updated_at REAL)",
     "CREATE INDEX IF NOT EXISTS spend_cap_key_day ON spend_cap(key_id, day)",
+    "CREATE TABLE IF NOT EXISTS poll_obs (id INTEGER PRIMARY KEY AUTOINCREMENT, key_id TEXT NOT NULL, "
+    "service TEXT NOT NULL, factor REAL NOT NULL, origin INTEGER, t REAL)",
 ]
+#: Shared duration observations kept per key (older ones are dropped as new ones arrive).
+OBS_KEEP = 500
+_ORIGIN = [0, 0]  # [pid, a random id of this process]: pids repeat across machines, this does not
+
+
+def _origin() -> int:
+    """This process's id in shared rows (new after a fork)."""
+    if _ORIGIN[0] != os.getpid():
+        _ORIGIN[:] = [os.getpid(), random.getrandbits(62)]
+    return _ORIGIN[1]
 
 
 def utc_day(epoch: float | None = None) -> str:
@@ -98,6 +111,29 @@ class SqliteShared:
                                          (self.key, now - window)).fetchone()[0]
             row = self.log.conn.execute("SELECT until FROM rate_pause WHERE key_id = ?", (self.key,)).fetchone()
         return int(used), max(0.0, float(row[0]) - now) if row else 0.0
+
+    # ------------------------------------------------------------- what durations were observed
+
+    def observe(self, service: str, factor: float) -> None:
+        """A finished job's actual/typical duration, for every process's poll timing."""
+        with self.log._write() as conn:
+            row = conn.execute("INSERT INTO poll_obs(key_id, service, factor, origin, t) VALUES (?, ?, ?, ?, ?) "
+                               "RETURNING id", (self.key, service, factor, _origin(), self.log._now(conn))).fetchone()
+            if int(row[0]) % 100 == 0:
+                conn.execute("DELETE FROM poll_obs WHERE key_id = ? AND id <= ?", (self.key, int(row[0]) - OBS_KEEP))
+
+    def observations(self, after: int) -> list[tuple[int, str, float]]:
+        """Other processes' observations newer than row ``after`` (the first call: the latest 50)."""
+        with self.log._lock:
+            conn = self.log.conn
+            if after <= 0:
+                rows = conn.execute("SELECT id, service, factor FROM poll_obs WHERE key_id = ? AND origin != ? "
+                                    "ORDER BY id DESC LIMIT 50", (self.key, _origin())).fetchall()
+                rows.reverse()
+            else:
+                rows = conn.execute("SELECT id, service, factor FROM poll_obs WHERE key_id = ? AND origin != ? "
+                                    "AND id > ? ORDER BY id", (self.key, _origin(), after)).fetchall()
+        return [(int(i), str(svc), float(f)) for i, svc, f in rows]
 
     # ------------------------------------------------------------- the daily cap
 

@@ -123,3 +123,39 @@ def test_a_broken_store_leaves_the_budget_working(tmp_path: pathlib.Path) -> Non
     b.share(Broken())  # type: ignore[arg-type]
     assert b.try_acquire()
     assert b.shared is None
+
+
+def test_duration_observations_reach_the_other_processes(tmp_path: pathlib.Path) -> None:
+    """A job timed in one process times the first poll of the same service in another."""
+    import multiprocessing as mp
+
+    from phaya_notebook.core.scheduler import PollScheduler
+
+    b = RequestBudget(60, time_scale=1000.0)  # PEER_EVERY lasts 1 ms
+    log = JobLog(tmp_path / "j.sqlite3")
+    b.share(log.shared("k"))
+    sched = PollScheduler(b, 1000.0)
+    assert sched.upper_factor("sora2-text-to-video") == pytest.approx(1.15)  # nothing known yet
+    ctx = mp.get_context("spawn")
+    p = ctx.Process(target=_observe_in_another_process, args=(str(tmp_path / "j.sqlite3"),))
+    p.start()
+    p.join(60)
+    assert p.exitcode == 0
+    sched._read_peers()
+    assert sched.upper_factor("sora2-text-to-video") == pytest.approx(0.5 * 1.03)  # their three at 0.5
+    sched.observe("sora2-text-to-video", 10.0, 5.0)  # ours goes to the store, not back to us twice
+    sched._read_peers()
+    assert len(sched._own("sora2-text-to-video")) == 4
+    log.close()
+
+
+def _observe_in_another_process(path: str) -> None:
+    from phaya_notebook.core.scheduler import PollScheduler
+
+    b = RequestBudget(60, time_scale=1000.0)
+    log = JobLog(path)
+    b.share(log.shared("k"))
+    sched = PollScheduler(b, 1000.0)
+    for _ in range(3):
+        sched.observe("sora2-text-to-video", 10.0, 5.0)
+    log.close()
