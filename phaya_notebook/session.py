@@ -32,6 +32,7 @@ from .compare import Comparison, ModelSpec, plan, run
 from .core.chat import ChatEvent
 from .core.errors import JobFailed, JobTimeout, NotFound, PhayaError
 from .core.jobs import Result
+from .core.launch import embedded_info, is_embedded
 from .core.sync import Phaya
 from .joblog import JobLog, parse_time
 
@@ -178,8 +179,9 @@ class Session(Phaya):
         return self._run(self.aresume(timeout=timeout))
 
     async def aresume(self, *, timeout: float | None = None) -> list[Result]:
-        rows = self.log.unfinished(self.aio.base_url)
+        rows, skipped = self._resumable()
         if not rows:
+            print("phaya: nothing to resume" + (f": {skipped}" if skipped else " (no unfinished job in this log)"))
             return []
 
         async def one(row: dict[str, Any]) -> Result | None:
@@ -202,8 +204,36 @@ class Session(Phaya):
         except PhayaError as exc:
             log.warning("could not reconcile resumed jobs: %s", exc)
         print(f"phaya: resumed {len(rows)} unfinished job(s): {len(results)} completed"
-              + (f", {len(errors)} could not be re-attached ({errors[0]})" if errors else ""))
+              + (f", {len(errors)} could not be re-attached ({errors[0]})" if errors else "")
+              + (f"; skipped {skipped}" if skipped else ""))
         return results
+
+    def _resumable(self) -> tuple[list[dict[str, Any]], str]:
+        """Unfinished rows this client can re-attach, and a sentence on the ones it cannot.
+
+        A row is this client's when it was made on this server (this base URL, or an earlier
+        URL of the same persistent sandbox) with this key (rows older than the ``key_id``
+        column are tried). The others are left as they are: another server or key may
+        still finish them.
+        """
+        here = {self.aio.base_url.rstrip("/")}
+        info = embedded_info() if is_embedded(self.aio.base_url) else None
+        if info:
+            here.update(str(u).rstrip("/") for u in info.get("former_urls") or [])
+        mine: list[dict[str, Any]] = []
+        servers: dict[str, int] = {}
+        keys = 0
+        for row in self.log.unfinished():
+            if str(row.get("base_url") or "").rstrip("/") not in here:
+                servers[str(row.get("base_url"))] = servers.get(str(row.get("base_url")), 0) + 1
+            elif row.get("key_id") and row["key_id"] != self.aio.key_id:
+                keys += 1
+            else:
+                mine.append(row)
+        parts = [f"{n} job(s) of another server ({url})" for url, n in servers.items()]
+        if keys:
+            parts.append(f"{keys} job(s) of another key on this server")
+        return mine, ", ".join(parts)
 
     # ------------------------------------------------------------- compare
 

@@ -278,6 +278,26 @@ def test_a_job_killed_mid_flight_is_recovered_by_resume(fast: FastSandbox, tmp_p
         assert s.resume() == []
 
 
+def test_resume_says_what_it_skipped_and_why(fast: FastSandbox, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    log_path = tmp_path / "jobs.sqlite3"
+    with Session("k-resume", fast.base_url, log_path=log_path) as other_key:
+        job = other_key.submit("sora2-text-to-video", prompt="the key's own job [stuck]")
+    with Session("k-main", fast.base_url, log_path=log_path) as s:
+        s.log.record("elsewhere", service="text-to-image", status="processing",
+                     base_url="http://127.0.0.1:9/api/v1", created_at=time.time())
+        capsys.readouterr()
+        assert s.resume() == []
+        out = capsys.readouterr().out
+        assert out.startswith("phaya: nothing to resume: ")
+        assert "1 job(s) of another server (http://127.0.0.1:9/api/v1)" in out
+        assert "1 job(s) of another key on this server" in out and "k-resume" not in out
+        assert s.log.get(job.id)["status"] == "processing"  # type: ignore[index]  # left for its key
+    with Session("k-main", fast.base_url, log_path=tmp_path / "empty.sqlite3") as empty:
+        assert empty.resume() == []
+        assert capsys.readouterr().out == "phaya: nothing to resume (no unfinished job in this log)\n"
+
+
 def test_connect_without_a_key_starts_the_sandbox_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import pathlib
@@ -160,6 +161,11 @@ class AsyncPhaya:
         return repr(self._key)
 
     @property
+    def key_id(self) -> str:
+        """A stable, non-secret name for the key (the job log keeps it to tell keys apart)."""
+        return "key-" + hashlib.sha256(self._key.get().encode()).hexdigest()[:10]
+
+    @property
     def scheduler(self) -> PollScheduler:
         return self._scheduler
 
@@ -211,6 +217,8 @@ class AsyncPhaya:
                                                  f"({type(exc).__name__})")
                 if attempt < retries:
                     attempt += 1
+                    if self.is_sandbox and await self._revive_sandbox():
+                        continue  # the persistent sandbox was down: started again (nothing was sent)
                     await self._backoff(attempt)
                     continue
                 raise err from exc
@@ -260,6 +268,12 @@ class AsyncPhaya:
                     await self._backoff(attempt)
                     continue
                 raise err from None
+
+    async def _revive_sandbox(self) -> bool:
+        """The embedded sandbox stopped (killed, stopped, rebooted): start it again, same URL."""
+        from .launch import is_embedded, revive
+
+        return is_embedded(self.base_url) and await asyncio.to_thread(revive, self.base_url)
 
     async def _get(self, path: str, **kw: Any) -> Any:
         return await self._call("GET", path, **kw)
