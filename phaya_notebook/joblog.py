@@ -412,6 +412,17 @@ class JobLog:
             ids = [r[0] for r in self.conn.execute(sql + " ORDER BY created_at", args)]
         return [row for i in ids if (row := self.get(i)) is not None]
 
+    def pending_downloads(self, base_url: str | None = None) -> list[dict[str, Any]]:
+        """Completed (paid) jobs whose media is not on disk yet: a download failed."""
+        sql = "SELECT job_id FROM jobs WHERE kind = 'job' AND status = 'completed' AND download = 'pending'"
+        args: list[Any] = []
+        if base_url is not None:
+            sql += " AND base_url = ?"
+            args.append(base_url)
+        with self._lock:
+            ids = [r[0] for r in self.conn.execute(sql + " ORDER BY created_at", args)]
+        return [row for i in ids if (row := self.get(i)) is not None]
+
     def unreconciled(self, base_url: str | None = None) -> list[dict[str, Any]]:
         """Terminal jobs whose charge has not been checked against the credits history yet."""
         sql = (f"SELECT job_id FROM jobs WHERE kind = 'job' AND status IN ({_TERMINAL_SQL}) "
@@ -622,6 +633,9 @@ class JobRecorder:
                     f["output"] = job.result.text
                 if job.result.download_errors:
                     f["error"] = "; ".join(job.result.download_errors)
+                    f["download"] = "pending"  # paid for, not on disk yet: retried, and resume() collects it
+                elif job.result.paths:
+                    f["download"] = "cached"
         return f
 
 

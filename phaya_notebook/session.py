@@ -19,6 +19,7 @@ history (:meth:`Session.reconcile`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
@@ -45,6 +46,8 @@ log = logging.getLogger("phaya_notebook.session")
 
 #: Most transactions one reconcile asks the credits history for.
 HISTORY_LIMIT = 1000
+#: Waits before each new try of a failed media download (seconds; then resume() takes over).
+DOWNLOAD_RETRY_SECONDS = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 120.0, 300.0)
 
 
 class Session(Phaya):
@@ -68,6 +71,8 @@ class Session(Phaya):
         self.session_id = uuid.uuid4().hex[:12]
         self._recorder = self.log.attach(self.aio, session=self.session_id)
         self.aio.add_listener(self._on_chat)
+        self._downloads: dict[str, asyncio.Task[bool]] = {}
+        self.aio.add_listener(self._on_completed)
 
     def __repr__(self) -> str:
         return super().__repr__().rstrip(">") + f" log={str(self.log.path)!r}>"
@@ -88,6 +93,59 @@ class Session(Phaya):
                                  duration=event.duration)
         except (sqlite3.Error, OSError) as exc:
             log.error("job log %s could not record a chat call: %s", self.log.path, exc)
+
+    # ------------------------------------------------------------- downloads that failed
+
+    def _on_completed(self, event: Any) -> None:
+        """A paid result whose media did not download: retry in the background, with backoff."""
+        result = getattr(getattr(event, "job", None), "result", None)
+        if getattr(event, "kind", None) != "completed" or result is None or result.cached:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # resume() collects it
+        if result.job_id not in self._downloads:
+            self._downloads[result.job_id] = loop.create_task(self._redownload(result),
+                                                              name=f"phaya-download-{result.job_id[:8]}")
+
+    async def _redownload(self, result: Result) -> bool:
+        """Try again after each delay (seconds, divided by the time scale) until the files are cached."""
+        try:
+            for delay in DOWNLOAD_RETRY_SECONDS:
+                await asyncio.sleep(delay / self.aio.time_scale)
+                if await self._download_now(result):
+                    return True
+            log.warning("media of job %s still not downloaded (%s); phaya.resume() will try again",
+                        result.job_id, "; ".join(result.download_errors))
+            return False
+        finally:
+            self._downloads.pop(result.job_id, None)
+
+    async def _download_now(self, result: Result) -> bool:
+        ok = await self.aio.fetch_media(result)
+        if ok:
+            self.log.record(result.job_id, paths=[str(p) for p in result.paths], download="cached", error=None)
+        else:
+            self.log.record(result.job_id, error="; ".join(result.download_errors), download="pending")
+        return ok
+
+    async def _collect(self, row: dict[str, Any]) -> Result:
+        """A logged, completed job whose media is missing: download it now (the retry stops)."""
+        task = self._downloads.pop(row["job_id"], None)
+        if task is not None:
+            with contextlib.suppress(RuntimeError):  # its loop may be gone
+                task.cancel()
+        job = self.aio._jobs.get((row["service"], row["job_id"]))
+        if job is not None and job.result is not None:
+            result = job.result
+        else:
+            svc = catalog.resolve_service(row["service"])
+            result = Result(row["job_id"], svc.name, svc.media, list(row.get("urls") or []), [], {},
+                            credits=float(row.get("charged") or 0.0), text=row.get("output"),
+                            download_errors=["not downloaded yet"])
+        await self._download_now(result)
+        return result
 
     # ------------------------------------------------------------- the pandas view
 
@@ -179,10 +237,20 @@ class Session(Phaya):
         return self._run(self.aresume(timeout=timeout))
 
     async def aresume(self, *, timeout: float | None = None) -> list[Result]:
-        rows, skipped = self._resumable()
-        if not rows:
+        rows, undownloaded, skipped = self._resumable()
+        if not rows and not undownloaded:
             print("phaya: nothing to resume" + (f": {skipped}" if skipped else " (no unfinished job in this log)"))
             return []
+        collected = [await self._collect(r) for r in undownloaded]
+        fetched = [r for r in collected if r.cached]
+        if undownloaded:
+            print(f"phaya: downloaded the media of {len(fetched)} of {len(undownloaded)} completed job(s) "
+                  "that were not cached yet" + ("" if len(fetched) == len(undownloaded) else
+                                                 f" ({collected[0].download_errors[0]}; try again later)"))
+        if not rows:
+            if skipped:
+                print(f"phaya: skipped {skipped}")
+            return fetched
 
         async def one(row: dict[str, Any]) -> Result | None:
             try:
@@ -206,10 +274,11 @@ class Session(Phaya):
         print(f"phaya: resumed {len(rows)} unfinished job(s): {len(results)} completed"
               + (f", {len(errors)} could not be re-attached ({errors[0]})" if errors else "")
               + (f"; skipped {skipped}" if skipped else ""))
-        return results
+        return fetched + results
 
-    def _resumable(self) -> tuple[list[dict[str, Any]], str]:
-        """Unfinished rows this client can re-attach, and a sentence on the ones it cannot.
+    def _resumable(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
+        """Unfinished rows this client can re-attach, completed rows whose media is missing,
+        and a sentence on the ones it cannot take.
 
         A row is this client's when it was made on this server (this base URL, or an earlier
         URL of the same persistent sandbox) with this key (rows older than the ``key_id``
@@ -233,7 +302,9 @@ class Session(Phaya):
         parts = [f"{n} job(s) of another server ({url})" for url, n in servers.items()]
         if keys:
             parts.append(f"{keys} job(s) of another key on this server")
-        return mine, ", ".join(parts)
+        undownloaded = [r for r in self.log.pending_downloads()
+                        if str(r.get("base_url") or "").rstrip("/") in here]
+        return mine, undownloaded, ", ".join(parts)
 
     # ------------------------------------------------------------- compare
 
@@ -277,6 +348,10 @@ class Session(Phaya):
     # ------------------------------------------------------------- closing
 
     def close(self) -> None:
+        for task in list(self._downloads.values()):
+            with contextlib.suppress(RuntimeError):  # resume() in a later session takes over
+                task.cancel()
+        self.aio.remove_listener(self._on_completed)
         self.aio.remove_listener(self._recorder)
         self.aio.remove_listener(self._on_chat)
         try:
