@@ -23,19 +23,22 @@ import contextlib
 import logging
 import os
 import sqlite3
+import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import catalog
 from .compare import Comparison, ModelSpec, plan, run
 from .core.chat import ChatEvent
-from .core.errors import JobFailed, JobTimeout, NotFound, PhayaError
+from .core.errors import FolderNotWritable, JobFailed, JobTimeout, NotFound, PhayaError
 from .core.jobs import Result
 from .core.launch import embedded_info, is_embedded
+from .core.media import default_cache_dir
 from .core.sync import Phaya
-from .joblog import JobLog, parse_time
+from .joblog import JobLog, default_log_path, parse_time
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -360,10 +363,55 @@ class Session(Phaya):
             self.log.close()
 
 
+def _writable(path: Path, what: str, variable: str, argument: str) -> None:
+    """Raise FolderNotWritable unless ``path`` (a folder, made on demand) can hold new files.
+
+    Probed by creating (and removing) a file in the folder, or in its nearest existing
+    parent: permission bits alone say nothing for root, a read-only mount or a parent
+    that is a file. Nothing is left behind.
+    """
+    path = path.absolute()
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    problem = ""
+    if not probe.is_dir():
+        problem = f"{probe} is a file, not a folder"
+    else:
+        try:
+            fd, name = tempfile.mkstemp(dir=probe, prefix=".phaya-write-check-")
+            os.close(fd)
+            os.unlink(name)
+        except OSError as exc:
+            problem = f"{probe} cannot be written ({exc.strerror or exc})"
+    if problem:
+        raise FolderNotWritable(
+            f"phaya: the {what} cannot be kept in {path}: {problem}. Set {variable} to a writable "
+            f"place (or pass {argument}=...), or run the notebook from a folder you can write to.",
+            path=str(path), variable=variable)
+
+
+def check_folders(log_path: str | os.PathLike[str] | None = None,
+                  cache_dir: str | os.PathLike[str] | None = None) -> None:
+    """The job log's and the media cache's folders can be written (before anything starts)."""
+    log_file = Path(log_path) if log_path is not None else default_log_path()
+    if log_file.exists() and not log_file.is_dir() and not os.access(log_file, os.W_OK):
+        raise FolderNotWritable(f"phaya: the job log {log_file} is read-only. Set PHAYA_LOG to a writable "
+                                "file (or pass log_path=...).", path=str(log_file), variable="PHAYA_LOG")
+    _writable(log_file.parent, "job log", "PHAYA_LOG", "log_path")
+    _writable(Path(cache_dir) if cache_dir is not None else default_cache_dir(), "media cache",
+              "PHAYA_CACHE_DIR", "cache_dir")
+
+
 def connect(api_key: str | None = None, base_url: str | None = None, *,
             log_path: str | os.PathLike[str] | None = None, max_credits: float | None = None,
             confirm_above: float = 10.0, **kw: Any) -> Session:
-    """A Session on the real Phaya (key given or ``PHAYA_API_KEY``), else on the offline sandbox."""
+    """A Session on the real Phaya (key given or ``PHAYA_API_KEY``), else on the offline sandbox.
+
+    The job log's and media cache's folders are checked first: an unwritable one is a
+    :class:`FolderNotWritable` naming the variable to set, before any sandbox or request.
+    """
+    check_folders(log_path, kw.get("cache_dir"))
     key = api_key or os.environ.get("PHAYA_API_KEY")
     if not key and not base_url:
         from .core.launch import embedded_sandbox

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import uuid
@@ -418,3 +420,70 @@ async def test_async_consumer_stopping_early_closes_the_stream(
         assert unraisables_on_collect() == []
     finally:
         s.close()
+
+
+def test_an_unwritable_log_or_media_folder_is_named_before_anything_starts(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parent that is a file stops even root: the check probes, it does not trust mode bits."""
+    from phaya_notebook.core.errors import FolderNotWritable
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PHAYA_LOG", str(blocker / "jobs.sqlite3"))
+    with pytest.raises(FolderNotWritable, match=r"Set PHAYA_LOG to a writable place") as err:
+        connect()
+    assert err.value.variable == "PHAYA_LOG" and "a-file is a file, not a folder" in str(err.value)
+    monkeypatch.setenv("PHAYA_LOG", str(tmp_path / "log" / "jobs.sqlite3"))
+    monkeypatch.setenv("PHAYA_CACHE_DIR", str(blocker / "media"))
+    with pytest.raises(FolderNotWritable, match=r"Set PHAYA_CACHE_DIR to a writable place") as err:
+        connect()
+    assert err.value.variable == "PHAYA_CACHE_DIR"
+    with pytest.raises(FolderNotWritable, match=r"pass cache_dir=\.\.\."):
+        connect(cache_dir=blocker / "media")
+    assert not (Path(os.environ["PHAYA_SANDBOX_DIR"]) / "server.json").exists()  # no sandbox was started
+    assert not (tmp_path / "log").exists()  # and nothing was created
+
+
+_READ_ONLY = textwrap.dedent("""
+    import os
+    from phaya_notebook import connect
+    from phaya_notebook.core.errors import FolderNotWritable
+    for log in (None, os.environ["WRITABLE_LOG"]):
+        if log:
+            os.environ["PHAYA_LOG"] = log
+        try:
+            connect()
+        except FolderNotWritable as exc:
+            print(exc.variable, "|", exc)
+""")
+
+
+def test_connect_in_a_read_only_folder_names_the_variable_to_set() -> None:
+    """The issue's case, as a user who cannot write the folder (root is dropped to nobody)."""
+    base = Path(tempfile.mkdtemp(prefix="phaya-ro-"))  # not under pytest's 0700 root: nobody must reach it
+    try:
+        folder, writable = base / "read-only", base / "writable"
+        folder.mkdir()
+        writable.mkdir()
+        cmd = [sys.executable, "-c", _READ_ONLY]
+        if os.geteuid() == 0:
+            setpriv = shutil.which("setpriv")
+            if setpriv is None:
+                pytest.skip("running as root without setpriv: cannot act as a user without write access")
+            cmd = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+            base.chmod(0o755)
+            writable.chmod(0o777)
+        folder.chmod(0o555)
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+               "WRITABLE_LOG": str(writable / "jobs.sqlite3")}
+        out = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.strip().splitlines()
+    assert [line.split(" | ")[0] for line in lines] == ["PHAYA_LOG", "PHAYA_CACHE_DIR"], out.stdout
+    assert f"cannot be kept in {folder / '.phaya'}" in lines[0] and "Permission denied" in lines[0]
+    assert f"cannot be kept in {folder / 'phaya-media'}" in lines[1]
+    assert "offline sandbox" not in out.stdout  # checked before a sandbox was started
+    assert not (Path(os.environ["PHAYA_SANDBOX_DIR"]) / "server.json").exists()

@@ -41,8 +41,9 @@ class QuietOutputWidget(OutputWidget):
 
 
 def kernel_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment without any PHAYA_* variable (no key: embedded sandbox)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PHAYA_")}
+    """The environment without any PHAYA_* variable (no key: embedded sandbox), except the
+    test's own sandbox directory (conftest), so a kernel never uses the machine's sandbox."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PHAYA_") or k == "PHAYA_SANDBOX_DIR"}
     env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     env.update(extra or {})
     return env
@@ -85,7 +86,8 @@ def execute(
     client.widget_registry["@jupyter-widgets/output"]["OutputModel"] = QuietOutputWidget
     kenv = kernel_env(env)
     # the kernel's persistent sandbox lives in the run's folder and is stopped after it
-    sandbox_dir = Path(kenv.setdefault("PHAYA_SANDBOX_DIR", str(cwd / ".phaya-sandbox")))
+    sandbox_dir = Path((env or {}).get("PHAYA_SANDBOX_DIR") or cwd / ".phaya-sandbox")
+    kenv["PHAYA_SANDBOX_DIR"] = str(sandbox_dir)
     try:
         return client.execute(env=kenv, cwd=str(cwd))
     finally:
