@@ -22,7 +22,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from phaya_notebook import catalog
 
 from . import chat, producers
-from .config import SandboxConfig
+from .config import SandboxConfig, key_id
 from .faults import Faults
 from .files import FileStore
 from .gate import Gate, admin_only
@@ -85,6 +85,7 @@ class Sandbox:
             raise HTTPProblem(401, "Invalid or missing API key", {"WWW-Authenticate": "Bearer"})
         wait = self.limiter.hit(acct.key)
         if wait is not None:
+            self.faults.rate_limited(key_id(acct.key))
             raise HTTPProblem(429, "Rate limit exceeded", {"Retry-After": str(wait)})
         return acct
 
