@@ -157,3 +157,17 @@ def test_status_and_stop_commands(tmp_path: Path) -> None:
         out = run("stop")
     assert "stopped" in out.stdout
     assert not (state_dir / "server.json").exists() and run("status").returncode == 3
+
+
+@pytest.mark.timeout(120)
+def test_a_session_whose_sandbox_was_stopped_starts_it_again_on_the_next_request(tmp_path: Path) -> None:
+    state_dir = Path(os.environ["PHAYA_SANDBOX_DIR"])
+    with connect(log_path=tmp_path / "jobs.sqlite3") as s:
+        s.generate("text-to-image", prompt="before the stop")
+        balance, pid = s.credits(), _server(state_dir)["pid"]
+        stopped = subprocess.run([sys.executable, "-m", "phaya_notebook.sandbox", "stop"], capture_output=True,
+                                 text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert "stopped" in stopped.stdout and not launch._running(state_dir)
+        assert s.credits() == balance  # nothing was sent to a dead port: started again, same URL and state
+        assert _server(state_dir)["pid"] != pid and _server(state_dir)["base_url"] == s.base_url
+        assert s.generate("text-to-image", prompt="after the restart").path is not None
