@@ -296,9 +296,10 @@ class Session(Phaya):
         servers: dict[str, int] = {}
         keys = 0
         for row in self.log.unfinished():
-            if str(row.get("base_url") or "").rstrip("/") not in here:
+            url = str(row.get("base_url") or "").rstrip("/")
+            if url not in here:
                 servers[str(row.get("base_url"))] = servers.get(str(row.get("base_url")), 0) + 1
-            elif row.get("key_id") and row["key_id"] != self.aio.key_id:
+            elif url == self.aio.base_url.rstrip("/") and row.get("key_id") and row["key_id"] != self.aio.key_id:
                 keys += 1
             else:
                 mine.append(row)
@@ -393,7 +394,15 @@ def _writable(path: Path, what: str, variable: str, argument: str) -> None:
 
 def check_folders(log_path: str | os.PathLike[str] | None = None,
                   cache_dir: str | os.PathLike[str] | None = None) -> None:
-    """The job log's and the media cache's folders can be written (before anything starts)."""
+    """The job log's and the media cache's folders can be written (before anything starts).
+
+    A log given as a URL (``postgresql://...``) is a server's business, not a folder's.
+    """
+    where = str(log_path if log_path is not None else os.environ.get("PHAYA_LOG") or "")
+    if "://" in where:
+        _writable(Path(cache_dir) if cache_dir is not None else default_cache_dir(), "media cache",
+                  "PHAYA_CACHE_DIR", "cache_dir")
+        return
     log_file = Path(log_path) if log_path is not None else default_log_path()
     if log_file.exists() and not log_file.is_dir() and not os.access(log_file, os.W_OK):
         raise FolderNotWritable(f"phaya: the job log {log_file} is read-only. Set PHAYA_LOG to a writable "

@@ -441,6 +441,8 @@ def test_an_unwritable_log_or_media_folder_is_named_before_anything_starts(tmp_p
     assert err.value.variable == "PHAYA_CACHE_DIR"
     with pytest.raises(FolderNotWritable, match=r"pass cache_dir=\.\.\."):
         connect(cache_dir=blocker / "media")
+    with pytest.raises(FolderNotWritable, match="PHAYA_CACHE_DIR"):  # a log on a server has no folder to check
+        connect(log_path="postgresql://team@127.0.0.1:9/phaya", cache_dir=blocker / "media")
     assert not (Path(os.environ["PHAYA_SANDBOX_DIR"]) / "server.json").exists()  # no sandbox was started
     assert not (tmp_path / "log").exists()  # and nothing was created
 
