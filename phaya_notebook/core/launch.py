@@ -17,7 +17,6 @@ their polls right (:func:`settings_for`).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -29,6 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: "running" falls back to the pid
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["EMBEDDED_SPEED", "embedded_info", "embedded_sandbox", "is_embedded", "register", "revive",
            "sandbox_dir", "settings_for", "stop_embedded", "unregister"]
@@ -122,9 +126,13 @@ def revive(base_url: str) -> bool:
 
 
 def _running(state_dir: Path) -> bool:
+    """A server holds the directory's run lock (``sandbox/daemon.py``)."""
     lock = state_dir / "run.lock"
     if not lock.exists():
         return False
+    if fcntl is None:  # pragma: no cover
+        info = _read(state_dir)
+        return info is not None and _answers(info)
     fd = os.open(lock, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

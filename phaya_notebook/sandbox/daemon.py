@@ -18,7 +18,6 @@ Files in the state directory (created 0700; files holding the key are 0600):
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import secrets
@@ -30,6 +29,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no locks (one server per directory is then up to you)
+    fcntl = None  # type: ignore[assignment]
 
 INFO, RUN_LOCK, START_LOCK, LOG = "server.json", "run.lock", "start.lock", "server.log"
 
@@ -52,6 +56,9 @@ def _prepare(state_dir: Path) -> Path:
 def _flock(path: Path, *, wait: bool = True) -> Iterator[bool]:
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
     try:
+        if fcntl is None:  # pragma: no cover
+            yield True
+            return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:

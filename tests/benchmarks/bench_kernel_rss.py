@@ -1,8 +1,10 @@
 """Benchmark: the kernel does no sandbox media work — its RSS over 50 sandbox images.
 
-Run: ``.venv/bin/python tests/benchmarks/bench_kernel_rss.py [N]`` (default 50 images).
+Run: ``.venv/bin/python tests/benchmarks/bench_kernel_rss.py [N] [--ipykernel]`` (default 50
+images; ``--ipykernel`` runs the same code in a real IPython kernel via jupyter_client instead
+of a plain Python process).
 
-A kernel stand-in process runs ``connect()`` without a key (the embedded default: the
+A kernel (stand-in) process runs ``connect()`` without a key (the embedded default: the
 persistent sandbox, started as its own process in a temp ``PHAYA_SANDBOX_DIR``), makes one
 image to warm up (imports, first connection), then N images through the usual path
 (submit, poll, download into the media cache). It prints its RSS before and after and its
@@ -30,7 +32,7 @@ KERNEL = textwrap.dedent("""
         for line in open("/proc/self/status"):
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
-    n = int(sys.argv[1])
+    n = N
     s = connect(log_path="jobs.sqlite3")
     s.generate("text-to-image", prompt="warm up")
     before = rss()
@@ -47,12 +49,31 @@ KERNEL = textwrap.dedent("""
 """)
 
 
-def main(n: int = 50) -> int:
+def in_ipykernel(code: str, work: str, env: dict[str, str]) -> int:
+    """Run ``code`` in a real ipykernel; print its stdout; 0 when the cell succeeded."""
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3", cwd=work, env=env)
+    try:
+        reply = kc.execute_interactive(code, timeout=1200,
+                                       output_hook=lambda m: m["msg_type"] == "stream" and
+                                       print(m["content"]["text"], end=""))
+        return 0 if reply["content"]["status"] == "ok" else 1
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def main(n: int = 50, ipykernel: bool = False) -> int:
     with tempfile.TemporaryDirectory(prefix="phaya-rss-") as work:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PHAYA_")}
         env.update(PHAYA_SANDBOX_DIR=str(Path(work) / "sandbox"), PYTHONPATH=str(REPO))
+        code = f"N = {int(n)}\n" + KERNEL
         try:
-            out = subprocess.run([sys.executable, "-c", KERNEL, str(n)], cwd=work, env=env, text=True,
+            if ipykernel:
+                print("in a real ipykernel:")
+                return in_ipykernel(code, work, env)
+            out = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, text=True,
                                  capture_output=True, timeout=1200)
             print(out.stdout, end="")
             if out.returncode:
@@ -64,4 +85,5 @@ def main(n: int = 50) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 50))
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    raise SystemExit(main(int(args[0]) if args else 50, ipykernel="--ipykernel" in sys.argv))
