@@ -153,6 +153,9 @@ def test_status_and_stop_commands(tmp_path: Path) -> None:
         again = run("start")
         assert again.returncode == 0 and _server(state_dir)["pid"] == info["pid"]
         assert run("status").returncode == 0
+        second = run("serve")  # a second server on the same directory refuses (run.lock)
+        assert second.returncode == 1 and "already runs" in second.stderr
+        assert _server(state_dir)["pid"] == info["pid"]
     finally:
         out = run("stop")
     assert "stopped" in out.stdout
