@@ -252,7 +252,7 @@ async def test_daily_cap_left_shows_and_warns(wsandbox: Any, nb_cwd: Any) -> Non
 
     log = JobLog(nb_cwd / "jobs.sqlite3")
     async with AsyncPhaya(wsandbox.api_key, wsandbox.base_url, cache_dir=nb_cwd / "m") as aio:
-        aio.daily_cap = DailyCap(2.5, log.shared(aio.key_id), source="PHAYA_DAILY_CAP")
+        aio.daily_cap = DailyCap(2.5, log.shared(aio.shared_id), source="PHAYA_DAILY_CAP")
         s = Studio(aio, tick=0.05)
         s.model.value = "nano-banana"
         s.prompt.value = "x"
