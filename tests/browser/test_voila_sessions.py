@@ -14,8 +14,6 @@ import time
 import httpx
 import pytest
 
-from phaya_notebook.joblog import JobLog
-
 from .harness import UI_TIMEOUT_MS, jupyter_server, report_failure, require_chromium, save_shot
 
 require_chromium()
@@ -40,9 +38,6 @@ def _stats(info: dict[str, object]) -> dict[str, object]:
     return r.json()
 
 
-@pytest.mark.xfail(not hasattr(JobLog, "shared"), strict=False,
-                   reason="needs the request budget shared by the kernels of one key (issue 13, the shared "
-                          "branch); measured without it: 26 x 429 in 109 requests")
 def test_four_voila_sessions_on_one_key_generate_with_no_429(voila, page) -> None:
     pages = [page]
     try:
