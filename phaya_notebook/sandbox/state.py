@@ -65,6 +65,8 @@ class Job:
     slow: bool = False
     cached: tuple[float, dict[str, Any]] | None = None
     task: Any = None
+    #: the upstream provider's task id, as live create answers carry it
+    task_id: str = field(default_factory=lambda: "task-" + uuid.uuid4().hex[:20])
 
     @property
     def prompt(self) -> str:
