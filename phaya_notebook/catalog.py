@@ -775,11 +775,6 @@ def _check(p: Param, value: Any, path: str, problems: list[ParamProblem]) -> Any
         n = len(value)
         if (p.min_items is not None and n < p.min_items) or (p.max_items is not None and n > p.max_items):
             problems.append(ParamProblem(path, f"has {n} items", p.allowed()))
-        if p.http_only:
-            for i, v in enumerate(value):
-                if not v.startswith(("http://", "https://")):
-                    problems.append(ParamProblem(f"{path}[{i}]", f"{v!r} is not an http(s) URL or an existing file",
-                                                 "public http(s) URLs, or paths of local image files"))
         return list(value)
     if p.type == "object":
         if not isinstance(value, Mapping):
@@ -796,12 +791,14 @@ def _check(p: Param, value: Any, path: str, problems: list[ParamProblem]) -> Any
     return value
 
 
-def validate(service: str | Service, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def validate(service: str | Service, params: Mapping[str, Any] | None = None, *,
+             local_files: bool = True) -> dict[str, Any]:
     """Check params against the catalog and return the body to send.
 
     Only the fields the caller gave are sent (the server applies its defaults);
     values are coerced to the wire type. Raises ParamError listing every problem,
-    each with the field name and the allowed values.
+    each with the field name and the allowed values. ``local_files``: an ``http_only``
+    field may name an existing local file (the client uploads it); a server says False.
     """
     svc = service if isinstance(service, Service) else resolve_service(service)
     params = dict(params or {})
@@ -819,6 +816,7 @@ def validate(service: str | Service, params: Mapping[str, Any] | None = None) ->
         if p.required and p.name not in params:
             problems.append(ParamProblem(p.name, "is required", p.allowed()))
     _cross_checks(svc, body, problems)
+    _url_checks(svc, body, problems, local_files)
     if svc.rules and not problems:
         full = {p.name: p.default for p in svc.params if p.default is not None}
         full.update(body)
@@ -833,6 +831,22 @@ def validate(service: str | Service, params: Mapping[str, Any] | None = None) ->
     if problems:
         raise ParamError(svc.name, problems)
     return body
+
+
+def _url_checks(svc: Service, body: Mapping[str, Any], problems: list[ParamProblem], local_files: bool) -> None:
+    """``http_only`` fields: public http(s) URLs (live: a file upload is not accepted), or local files."""
+    import os
+
+    for p in svc.params:
+        values = body.get(p.name) if p.http_only else None
+        for i, v in enumerate(values if isinstance(values, list) else []):
+            if not isinstance(v, str) or v.startswith(("http://", "https://")):
+                continue
+            if local_files and os.path.isfile(os.path.expanduser(v)):
+                continue
+            problems.append(ParamProblem(f"{p.name}[{i}]", f"{v!r} is not an http(s) URL or an existing file",
+                                         "public http(s) URLs" + (", or paths of local image files"
+                                                                  if local_files else "")))
 
 
 def _rule_allowed(svc: Service, rule: Rule, full: Mapping[str, Any]) -> str:
@@ -855,10 +869,11 @@ def _cross_checks(svc: Service, body: dict[str, Any], problems: list[ParamProble
             problems.append(ParamProblem("image_urls", f"has {n} items for {gt}", "1 to 3 image URLs"))
 
 
-def with_defaults(service: str | Service, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def with_defaults(service: str | Service, params: Mapping[str, Any] | None = None, *,
+                  local_files: bool = True) -> dict[str, Any]:
     """The params as the server will see them: validated, with every default filled in."""
     svc = service if isinstance(service, Service) else resolve_service(service)
-    body = validate(svc, params)
+    body = validate(svc, params, local_files=local_files)
     full = {p.name: p.default for p in svc.params if p.default is not None}
     full.update(body)
     return full

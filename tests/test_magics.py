@@ -366,7 +366,11 @@ def test_models_and_cost_make_no_request(ip: Ip) -> None:
     assert set(catalog.CHAT_MODELS) <= set(df["model"])
     veo = df[df["service"] == "veo31-video"].iloc[0]
     assert veo["price"] == 15.0 and "generation_type" in veo["parameters"]
-    assert list(ip.run("%phaya models image")["service"]) == ["text-to-image", "seedream", "nano-banana"]
+    assert list(ip.run("%phaya models image")["service"]) == ["text-to-image", "seedream", "nano-banana",
+                                                              "gpt-image-2-text-to-image",
+                                                              "gpt-image-2-image-to-image"]
+    chat = df[df["service"] == "chat"].set_index("model").loc["phaya-gpt"]
+    assert "10.50 / 87.50 per million" in chat["price_basis"] and chat["price"] == 87.5
     ip.run("%phaya cost video --model veo3 -n 2")
     out = ip.out()
     assert "veo31-video" in out and "50 credits per job" in out and "= 100 credits" in out

@@ -196,8 +196,8 @@ def _create(sb: Sandbox, svc: catalog.Service) -> Callable[..., Awaitable[Any]]:
         acct = await sb.account(request)
         params = await sb.json_object(request)
         try:
-            sent = catalog.validate(svc, params)
-            full = catalog.with_defaults(svc, params)
+            sent = catalog.validate(svc, params, local_files=False)
+            full = catalog.with_defaults(svc, params, local_files=False)
         except catalog.ParamError as exc:
             raise HTTPProblem(422, problems_detail(exc)) from exc
         facts: dict[str, float] = {}
