@@ -703,10 +703,10 @@ class AsyncPhaya:
                                         safe=False, what="embedding")
             except _Ambiguous as amb:
                 raise amb.error from None
+            emb = embeddings_from(data, model)  # the live shape (success, id, 4096-d) and the older one
         except BaseException:  # as for chat: a call that failed before answering keeps nothing
             self._unreserve(ceiling)
             raise
-        emb = embeddings_from(data, model)  # the live shape (success, id, 4096-d) and the older one
         self._unreserve(ceiling - emb.credits)  # settle at the price, even above the ceiling
         self.timeline.call(started, time.time(), emb.credits, kind="embedding")
         return emb
