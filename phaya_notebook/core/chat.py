@@ -117,7 +117,8 @@ def embeddings_from(data: Any, model: str) -> Embeddings:
         vectors = [[float(x) for x in d["embedding"]] for d in items]
     except (KeyError, TypeError, ValueError) as exc:
         raise ServerError(f"embedding: malformed vectors ({type(exc).__name__})") from None
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    raw_usage = data.get("usage")
+    usage: dict[str, Any] = dict(raw_usage) if isinstance(raw_usage, dict) else {}
     credits = data.get("credits_used", usage.get("cost"))
     if not isinstance(credits, (int, float)) or isinstance(credits, bool):
         credits = catalog.embedding_credits(model, int(usage.get("prompt_tokens") or 0))

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .. import catalog
+from .attribution import MoneyTimeline
 from .budget import RequestBudget, budget_for
 from .chat import (
     ChatChunk,
@@ -61,7 +62,6 @@ from .errors import (
     register_secret,
     retry_after_of,
 )
-from .attribution import MoneyTimeline
 from .jobs import Job, JobEvent, Result, _ts
 from .local_media import split_local, substitute
 from .media import MediaCache, guess_ext, guess_mime

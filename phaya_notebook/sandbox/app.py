@@ -28,7 +28,7 @@ from .gate import Gate, admin_only
 from .pools import MediaPools
 from .ratelimit import RateLimiter
 from .runner import FAIL, SLOW, SLOW_SECONDS, STUCK, Runner, markers
-from .state import Account, NotEnoughCredits, State, iso
+from .state import Account, NotEnoughCredits, State
 from .uploads import save_upload
 
 PLATFORMS = ["youtube", "tiktok", "instagram", "facebook", "x", "vimeo", "dailymotion", "soundcloud"]
