@@ -51,6 +51,14 @@ def budget_left(aio: Any) -> float | None:
     return float(cap)
 
 
+def _chat_prices_html() -> str:
+    """Chat and embedding prices per million tokens, as Phaya lists them (for the studio's footer)."""
+    m = catalog.CHAT_MODELS[catalog.DEFAULT_CHAT_MODEL]
+    emb = ", ".join(f"{v:.2f}" for v in catalog.EMBEDDING_MODELS.values())
+    return (f"<small>Chat ({_e(m.name)}, <code>chat_box()</code>): {_e(m.price_text)} · "
+            f"embeddings: {emb} per million tokens</small>")
+
+
 class Studio(w.VBox):
     """Prompt exploration for one session. CSS class ``phaya-studio`` (see widgets/__init__)."""
 
@@ -90,6 +98,8 @@ class Studio(w.VBox):
         self.gallery = w.VBox()
         self.gallery.add_class("phaya-gallery")
         self.controls: ParamControls | None = None
+        self.chat_prices = w.HTML(_chat_prices_html())
+        self.chat_prices.add_class("phaya-chat-prices")
 
         self.prompt.observe(self._changed, names="value")
         self.model.observe(self._model_changed, names="value")
@@ -101,6 +111,7 @@ class Studio(w.VBox):
             w.HBox([self.cost, w.HTML("&nbsp;·&nbsp;"), self.balance_label]),
             w.HBox([self.generate, self.reason]), self.confirm_box, self.error,
             self.running_label, self.jobs_box, w.HTML("<b>Results</b> (newest first)"), self.gallery,
+            self.chat_prices,
         ])
         self.add_class("phaya-studio")
         self._model_changed()

@@ -48,6 +48,9 @@ async def test_the_cost_label_shows_an_observed_price(aio: Any) -> None:
 
 
 async def test_chat_prices_per_million(aio: Any) -> None:
+    s = Studio(aio)
+    assert "10.50 / 87.50 per million tokens" in s.chat_prices.value and "2.80 per million" in s.chat_prices.value
+    await s.wait(TIMEOUT)
     box = ChatBox(aio)
     labels = dict((v, k) for k, v in box.model.options)
     assert "10.50 / 87.50 per million tokens" in labels["phaya-gpt"]
