@@ -25,7 +25,7 @@ from .sandboxes import running_sandbox
 
 SPEED, TIME_SCALE = 12.0, 10.0
 SEEDANCE = {"prompt": "waves at dusk", "resolution": "720p", "duration": "8"}  # catalog 6, live 12
-KEYS = ("k-named:100", "k-anon:100", "k-both:100", "k-chat:100", "k-prices:100")
+KEYS = ("k-named:100", "k-anon:100", "k-both:100", "k-chat:100", "k-prices:100", "k-studio:100")
 
 
 class Quirky:
@@ -194,3 +194,26 @@ def test_quirks_are_checked(quirky: Quirky) -> None:
     fields = {d["loc"][-1] for d in r.json()["detail"]}
     assert fields == {"auth_status", "price_multipliers"}
     assert httpx.post(f"{quirky.root}/_sandbox/quirks", json={"auth_status": 403}).status_code in (401, 403)
+
+
+async def test_studio_learns_the_observed_price(quirky: Quirky, session_for: Any) -> None:
+    """A studio job is reconciled after it ends, so the cost label learns what was charged."""
+    import asyncio
+
+    from phaya_notebook.widgets import Studio
+
+    quirky.quirks(zero_credits_used=True, anonymous_history=False, price_multipliers={"seedance-video": 2.0})
+    s = session_for("k-studio")
+    studio = Studio(s, tick=0.02)
+    studio.model.value = "seedance-video"
+    studio.prompt.value = "waves at dusk"
+    assert "cost: 6 credits" in studio.cost.value
+    studio.generate.click()
+    for _ in range(600):
+        if "last charged 12" in studio.cost.value:
+            break
+        await asyncio.sleep(0.05)
+    await studio.wait(30)
+    assert "cost: 12 credits" in studio.cost.value and "catalog 6 · last charged 12" in studio.cost.value
+    assert studio.cards[0].job.charged == 12.0 and studio.cards[0].job.result.credits == 12.0
+    assert s.jobs(this_session=True)["charge_source"].iloc[-1] == "credits history"

@@ -366,6 +366,10 @@ class AsyncPhaya:
             reserved = getattr(job, "_reserved", 0.0)
             self._committed = max(0.0, self._committed + float(net) - reserved)
             job._reserved = float(net)  # type: ignore[attr-defined]
+        if job.status == "completed":  # what the user sees (result.credits) is the real charge too
+            job.charged = float(net)
+            if job.result is not None:
+                job.result.credits = float(net)
 
     @property
     def committed_credits(self) -> float:

@@ -74,6 +74,8 @@ class Studio(w.VBox):
         self._seq = 0
         self._balance_task: asyncio.Task[None] | None = None
         self._balance_again = False
+        self._reconcile_task: asyncio.Task[None] | None = None
+        self._reconcile_again = False
 
         self.prompt = w.Textarea(placeholder="Describe what to make…", layout=w.Layout(width="100%", height="80px"))
         self.prompt.add_class("phaya-prompt")
@@ -269,6 +271,29 @@ class Studio(w.VBox):
             self.gallery.children = tuple(cards)
             self._set_running()
             self.refresh_balance()
+            self.reconcile_soon()
+
+    def reconcile_soon(self) -> Any:
+        """Check finished jobs against what the server took (a Session's ``areconcile``: the credits
+        history, else the balance), coalesced like the balance, so observed prices reach the cost label."""
+        areconcile = getattr(self.client, "areconcile", None)
+        if areconcile is None or not has_running_loop():
+            return None
+        if self._reconcile_task is not None and not self._reconcile_task.done():
+            self._reconcile_again = True
+            return self._reconcile_task
+
+        async def run() -> None:
+            while True:
+                self._reconcile_again = False
+                await areconcile()
+                self._changed()
+                if not self._reconcile_again:
+                    return
+                await asyncio.sleep(BALANCE_EVERY)
+
+        self._reconcile_task = self.tasks.spawn(run(), name="phaya-reconcile")
+        return self._reconcile_task
 
     def _set_running(self) -> None:
         n = len(self.jobs_box.children)
