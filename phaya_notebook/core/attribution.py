@@ -73,6 +73,13 @@ class MoneyTimeline:
     def open(self, key: str, start: float) -> None:
         with self._lock:
             self._spans.setdefault(key, Span(key, start))
+            self._prune()
+
+    def _prune(self) -> None:
+        """Keep the newest ``keep`` spans (a long chat session must not grow this forever)."""
+        if len(self._spans) > self._keep:
+            for k in sorted(self._spans, key=lambda k: self._spans[k].start)[:len(self._spans) - self._keep]:
+                del self._spans[k]
 
     def close(self, key: str, end: float | None = None) -> None:
         with self._lock:
@@ -85,6 +92,7 @@ class MoneyTimeline:
         with self._lock:
             key = f"{kind}-{next(self._seq)}"
             self._spans[key] = Span(key, start, end, amount)
+            self._prune()
 
     def known(self, key: str, amount: float) -> None:
         """A job's net charge became known from a trusted source (the credits history)."""
