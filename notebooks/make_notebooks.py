@@ -121,13 +121,14 @@ Why that name?"""),
         ("code", "%phaya help"),
     ],
     "compare": [
-        ("md", "# Compare prompts across models\n\nThe same prompts on several image models: a grid "
-               "you can click, then the same comparison as a DataFrame, analysed and plotted.\n\n"
-               + LIVE_NOTE),
+        ("md", "# Compare prompts across models\n\nThe same prompts on several image models — Z-Image, "
+               "Seedream, Nano Banana 2 and GPT Image 2 — as a grid you can click, then the same comparison "
+               "as a DataFrame, analysed and plotted.\n\n" + LIVE_NOTE),
         ("code", CONNECT),
         ("code", """\
 prompts = ["a fox in the snow, ukiyo-e", "a neon city street in the rain"]
-models = [("text-to-image", {}), ("seedream", {"quality": "basic"}), ("nano-banana", {"resolution": "1K"})]
+models = [("text-to-image", {}), ("seedream", {"quality": "basic"}), ("nano-banana", {"resolution": "1K"}),
+          ("gpt-image-2-text-to-image", {"resolution": "1K", "aspect_ratio": "auto"})]
 total = sum(phaya.estimate(svc, prompt=p, **params).credits for p in prompts for svc, params in models)
 print(f"{len(prompts) * len(models)} jobs, {total:g} credits in total")"""),
         ("md", "## The grid widget\n\nEdit the prompts, pick models, click **Compare…**, confirm the "
@@ -165,6 +166,11 @@ for ax in (ax1, ax2):
     ax.tick_params(axis="x", rotation=20)
 fig.tight_layout()
 plt.show()"""),
+        ("md", "## What was really charged\n\nCatalog prices are estimates. After each run the session "
+               "reconciles every job with the server (its credits history, else the balance change) and "
+               "`prices()` lists the catalog price next to the last real charge; when they differ, the next "
+               "estimate shows both and uses the higher."),
+        ("code", "phaya.prices()"),
         ("md", "Keep it: CSV for a spreadsheet, Parquet for pandas later."),
         ("code", """\
 import pandas as pd

@@ -198,6 +198,8 @@ async def _run_cell(client: AsyncPhaya, cell: Cell, tags: tuple[str, ...], timeo
 async def run(client: AsyncPhaya, cells: list[Cell], *, confirm: bool = False, tags: Sequence[str] = (),
               timeout: float | None = None, announce: Callable[[str], Any] | None = print) -> list[Cell]:
     """Check the money for the whole grid, then run every cell concurrently; cells are filled in."""
+    for c in cells:  # the client's price: the catalog's, or a higher one it saw charged
+        c.estimate = client.estimate(c.service, **c.params).credits
     check_money(client, cells, confirm)
     if announce is not None:
         announce(price_line(cells))

@@ -42,7 +42,7 @@ __all__ = ["COLUMNS", "TERMINAL", "JobLog", "JobLogError", "JobRecorder", "defau
 
 #: PRAGMA application_id of our files ("PHYA"): a foreign SQLite file has another one.
 APPLICATION_ID = 0x50485941
-SCHEMA_VERSION = 3  # 2: the ``output`` column (results that are not files); 3: ``key_id``, ``download``
+SCHEMA_VERSION = 3  # 2: the ``output`` column (results that are not files); 3: ``key_id``, ``download``, ``processing_time_ms``
 #: Row statuses that end a job: the catalog's, plus "lost" (the server no longer knows it).
 TERMINAL = (*catalog.TERMINAL, "lost")
 #: Every status a row can have.
@@ -88,7 +88,12 @@ COLUMNS: dict[str, str] = {
     "key_id": "TEXT",
     #: media of a completed job: 'cached' (all files on disk) or 'pending' (a download failed; retried)
     "download": "TEXT",
+    "processing_time_ms": "INTEGER",
 }
+#: Where a row's ``charged`` came from. The first two are the server's word on the money;
+#: a status answer's ``credits_used`` may lie (live: 0 on a Seedance job that cost 12).
+CHARGE_SOURCES = ("credits history", "balance delta", "status answer", "chat answer", "unattributed")
+_TRUSTED_SQL = "('credits history', 'balance delta')"
 _JSON_COLUMNS = ("params", "urls", "paths", "tags")
 _TIME_COLUMNS = ("created_at", "updated_at", "finished_at")
 _FLOAT_COLUMNS = ("estimated", "charged", "refunded", "delta", "duration")
@@ -363,15 +368,34 @@ class JobLog:
                     duration=duration, tags=list(tags), session=session, base_url=base_url)
         return job_id
 
-    def reconcile_row(self, job_id: str, *, charged: float, refunded: float, source: str) -> str:
+    def reconcile_row(self, job_id: str, *, charged: float, refunded: float, source: str,
+                      how: str | None = None) -> str:
         """Store server-side amounts for a terminal job and flag any mismatch; returns the verdict."""
         row = self.get(job_id)
         if row is None:
             raise KeyError(job_id)
         verdict, delta, note = reconcile_amounts(row.get("status"), row.get("estimated"), charged, refunded)
         self.record(job_id, charged=charged, refunded=refunded, delta=delta, reconcile=verdict,
-                    reconcile_note=f"{note} (from {source})", charge_source=source)
+                    reconcile_note=f"{note} (from {source}{': ' + how if how else ''})", charge_source=source)
         return verdict
+
+    def unattributed(self, job_id: str, why: str) -> None:
+        """Say plainly that a job's charge could not be attributed (its amounts stay unknown)."""
+        self.record(job_id, reconcile="unverified", charge_source="unattributed",
+                    reconcile_note=f"charge not attributed: {why}")
+
+    def observed_rows(self, base_url: str | None = None) -> list[dict[str, Any]]:
+        """Completed jobs whose charge the server confirmed (history or balance), oldest first:
+        what ``core/observed.py`` learns prices from."""
+        sql = (f"SELECT job_id FROM jobs WHERE kind = 'job' AND status = 'completed' "
+               f"AND charge_source IN {_TRUSTED_SQL}")
+        args: list[Any] = []
+        if base_url is not None:
+            sql += " AND base_url = ?"
+            args.append(base_url)
+        with self._lock:
+            ids = [r[0] for r in self.conn.execute(sql + " ORDER BY coalesce(finished_at, created_at)", args)]
+        return [row for i in ids if (row := self.get(i)) is not None]
 
     def attach(self, client: Any, *, session: str | None = None) -> JobRecorder:
         """Subscribe to an AsyncPhaya's (or Phaya's) JobEvents: every job it runs gets a row.
@@ -426,7 +450,7 @@ class JobLog:
     def unreconciled(self, base_url: str | None = None) -> list[dict[str, Any]]:
         """Terminal jobs whose charge has not been checked against the credits history yet."""
         sql = (f"SELECT job_id FROM jobs WHERE kind = 'job' AND status IN ({_TERMINAL_SQL}) "
-               "AND (charge_source IS NULL OR charge_source != 'credits history')")
+               f"AND (charge_source IS NULL OR charge_source NOT IN {_TRUSTED_SQL})")
         args: list[Any] = []
         if base_url is not None:
             sql += " AND base_url = ?"
@@ -498,7 +522,7 @@ class JobLog:
                 data[name] = _floats(values)
             elif name in _TIME_COLUMNS:
                 data[name] = pd.to_datetime(_floats(values), unit="s", utc=True).as_unit("ns")
-            elif name == "tokens":
+            elif name in ("tokens", "processing_time_ms"):
                 data[name] = pd.array(_floats(values)).astype("Int64")
             else:
                 data[name] = pd.Series(np.array(values, dtype=object), dtype=object, copy=False)
@@ -622,7 +646,17 @@ class JobRecorder:
             charged = float(job.charged or 0.0)
             f["charged"] = charged
             f["refunded"] = charged if job.refunded else 0.0
-            if job.estimate.basis != "resumed":  # provisional until reconcile() reads the history
+            ms = fields.get("processing_time_ms")
+            if isinstance(ms, (int, float)) and not isinstance(ms, bool):
+                f["processing_time_ms"] = int(ms)
+            if (job.status == "completed" and charged <= 0 and job.estimate.credits > 0
+                    and job.estimate.basis != "resumed"):
+                # live quirk: credits_used 0 for a job that cost money. Unknown, not free.
+                f.update(charged=None, refunded=0.0, delta=None, reconcile="unverified",
+                         charge_source="status answer",
+                         reconcile_note="the status answer said credits_used 0 for a priced job: charge unknown "
+                                        "until reconcile() reads the credits history or the balance")
+            elif job.estimate.basis != "resumed":  # provisional until reconcile() reads the history
                 verdict, delta, note = reconcile_amounts(job.status, job.estimate.credits, charged, f["refunded"])
                 f.update(reconcile=verdict, delta=delta, reconcile_note=f"{note} (from the status answer)",
                          charge_source="status answer")

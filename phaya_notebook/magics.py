@@ -115,6 +115,11 @@ class PhayaMagics(Magics):
         """The connected session's AsyncPhaya (None before the first command that connects)."""
         return None if self._session is None else self._session.aio
 
+    def _priced(self, svc: Any, est: Any) -> Any:
+        """The catalog estimate, or the higher price this session saw charged (no request)."""
+        aio = self._client()
+        return est if aio is None else aio.observed.price(svc, est)
+
     def _limits(self) -> tuple[float | None, float, float]:
         """(max_credits, confirm_above, committed credits), read back from the client when connected."""
         aio = self._client()
@@ -223,9 +228,9 @@ class PhayaMagics(Magics):
     # ------------------------------------------------------------ generation
 
     def _generate(self, cmd: Generate) -> Any:
-        est = cmd.estimate
+        est = self._priced(cmd.service, cmd.estimate)
         what = f"{cmd.service.name}" + (f" x{cmd.repeats}" if cmd.repeats > 1 else "")
-        self._check_money(cmd.total_credits, cmd.confirm, what)
+        self._check_money(round(est.credits * cmd.repeats, 6), cmd.confirm, what)
         session = self._connect()
         jobs = []
         for _ in range(cmd.repeats):
@@ -335,7 +340,7 @@ class PhayaMagics(Magics):
     # ------------------------------------------------------------ cost, models, jobs, compare
 
     def _cost(self, cmd: Cost) -> None:
-        est = cmd.estimate
+        est = self._priced(cmd.service, cmd.estimate)
         approx = "" if est.exact else "about "
         total = est.credits * cmd.repeats
         times = f" x {cmd.repeats} = {approx}{total:g} credits" if cmd.repeats > 1 else ""
@@ -352,9 +357,12 @@ class PhayaMagics(Magics):
         services = list(catalog.SERVICES.values()) + list(catalog.MEDIA_JOBS.values())
         if cmd.kind is not None:
             services = kind_services(cmd.kind)
+        aio = self._client()
         for svc in services:
             defaults = {p.name: p.default for p in svc.params if p.default is not None}
             est = svc.price(defaults, {})
+            if aio is not None:  # a connected session knows what was really charged (no request)
+                est = aio.observed.price(svc, est)
             kinds = [k for k in KINDS if catalog.resolve_service(k) is svc]
             rows.append({
                 "service": svc.name,
@@ -369,10 +377,15 @@ class PhayaMagics(Magics):
             for m in catalog.CHAT_MODELS.values():
                 rows.append({
                     "service": "chat", "model": m.id, "media": "text", "subcommands": "chat",
-                    "price": m.completion_per_1k,
-                    "price_basis": f"{m.prompt_per_1k:g} / {m.completion_per_1k:g} credits per 1k "
-                                   "prompt / completion tokens",
+                    "price": m.completion_per_million,
+                    "price_basis": f"credits {m.price_text}",
                     "parameters": ", ".join(p.name for p in catalog.CHAT_PARAMS if p.name != "stream"),
+                })
+            for model_id, per_million in catalog.EMBEDDING_MODELS.items():
+                rows.append({
+                    "service": "embedding", "model": model_id, "media": "text", "subcommands": "",
+                    "price": per_million, "price_basis": f"credits {per_million:.2f} per million tokens",
+                    "parameters": "input, model",
                 })
         return pd.DataFrame(rows)
 

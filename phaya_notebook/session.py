@@ -72,6 +72,9 @@ class Session(Phaya):
                 self.log.close()
             raise
         self.session_id = uuid.uuid4().hex[:12]
+        # prices learned by earlier sessions on this API; balance readings to attribute charges
+        self.aio.observed.load(self.log.observed_rows(self.aio.base_url))
+        self.aio.timeline.enabled = True
         self._recorder = self.log.attach(self.aio, session=self.session_id)
         self.aio.add_listener(self._on_chat)
         self._downloads: dict[str, asyncio.Task[bool]] = {}
@@ -196,12 +199,14 @@ class Session(Phaya):
             log.warning("could not reconcile charges with the server: %s", exc)
 
     def reconcile(self) -> dict[str, str]:
-        """Check finished jobs of this client against ``/user/credits/history``; {job_id: verdict}.
+        """Check finished jobs of this client against what the server really took; {job_id: verdict}.
 
-        The server's charge and refund transactions for each job id replace the amounts
-        from status answers; estimated − charged + refunded (for a completed job) must be
-        0, else the row is flagged ``mismatch``. Jobs absent from a complete history were
-        not charged at all (e.g. Seedream that failed before charging).
+        For each job: the credits history when it names the job (one request); otherwise
+        the balance delta around the job when its window is unambiguous (one balance
+        request); otherwise the row says plainly that its charge cannot be attributed
+        (``charge_source = 'unattributed'``). Each row's ``charge_source`` says which.
+        estimated − charged + refunded (for a completed job) must be 0, else ``mismatch``.
+        What was really charged feeds the next estimates (``prices()``, ``core/observed.py``).
         """
         return self._run(self.areconcile())
 
@@ -219,18 +224,84 @@ class Session(Phaya):
         for t in history:
             if t.get("job_id"):
                 by_job.setdefault(str(t["job_id"]), []).append(t)
+        # a history whose job charges carry no job id cannot prove a job was not charged
+        anonymous = any(not t.get("job_id") and t.get("service") in catalog.SERVICES for t in history)
         verdicts: dict[str, str] = {}
+        unnamed: list[dict[str, Any]] = []
         for row in rows:
             txs = by_job.get(row["job_id"], [])
             seen_all = complete or (row["created_at"] or 0.0) > oldest + 1.0
+            if not txs and anonymous:
+                unnamed.append(row)
+                continue
             if not txs and not seen_all:
                 continue  # older than the history we fetched: leave the status-answer amounts
             charged = sum(abs(float(t.get("amount") or 0)) for t in txs if t.get("kind", "charge") == "charge")
             refunded = sum(abs(float(t.get("amount") or 0)) for t in txs if t.get("kind") == "refund")
-            verdicts[row["job_id"]] = self.log.reconcile_row(row["job_id"], charged=round(charged, 6),
-                                                             refunded=round(refunded, 6),
-                                                             source="credits history")
+            verdicts[row["job_id"]] = self._settled(row, round(charged, 6), round(refunded, 6), "credits history")
+        if unnamed:
+            verdicts.update(await self._from_balance(unnamed))
         return verdicts
+
+    def _settled(self, row: dict[str, Any], charged: float, refunded: float, source: str,
+                 how: str | None = None) -> str:
+        """Write the server's amounts, learn the price, and settle the session budget to them."""
+        verdict = self.log.reconcile_row(row["job_id"], charged=charged, refunded=refunded, source=source, how=how)
+        net = round(charged - refunded, 6)
+        self.aio.timeline.known(row["job_id"], net)
+        if row.get("status") == "completed" and row.get("service"):
+            self.aio.observed.learn(str(row["service"]), row.get("params") or {}, net, source=source,
+                                    at=row.get("finished_at") or time.time())
+        if row.get("service"):
+            self.aio.settle_charge(str(row["service"]), row["job_id"], net)
+        return verdict
+
+    async def _from_balance(self, rows: list[dict[str, Any]]) -> dict[str, str]:
+        """Jobs the credits history does not name: the balance drop around each, if unambiguous."""
+        timeline = self.aio.timeline
+        if any(timeline.has(r["job_id"]) for r in rows):
+            await self.aio.credits()  # the reading after them
+        verdicts: dict[str, str] = {}
+        left = sorted(rows, key=lambda r: r.get("created_at") or 0.0)
+        progress = True
+        while left and progress:  # an attributed job can make its neighbours' windows unambiguous
+            progress = False
+            for row in list(left):
+                att = timeline.attribute(row["job_id"])
+                if att.amount is None:
+                    continue
+                net = max(0.0, att.amount)
+                verdicts[row["job_id"]] = self._settled(row, net, 0.0, "balance delta", att.note)
+                left.remove(row)
+                progress = True
+        for row in left:
+            why = timeline.attribute(row["job_id"]).note
+            self.log.unattributed(row["job_id"], f"the credits history does not name this job and {why}")
+            log.warning("phaya: cannot attribute the charge of %s job %s: %s", row.get("service"), row["job_id"], why)
+            verdicts[row["job_id"]] = "unverified"
+        return verdicts
+
+    def prices(self) -> pd.DataFrame:
+        """Catalog price vs what was really charged, per service and price-relevant parameters.
+
+        From the job log (jobs whose charge the credits history or the balance confirmed, on
+        this base URL): ``catalog``, ``last_charged``, ``estimate`` (the higher: what the
+        confirm threshold and ``max_credits`` use), ``drift`` (last charged / catalog),
+        ``jobs`` and ``source``. No request.
+        """
+        import pandas as pd
+
+        from .core.observed import ObservedPrices
+
+        seen = ObservedPrices()
+        seen.load(self.log.observed_rows(self.aio.base_url))
+        rows = [{"service": o.service, "parameters": o.basis, "catalog": o.catalog, "last_charged": o.charged,
+                 "estimate": max(o.catalog, o.charged),
+                 "drift": round(o.charged / o.catalog, 3) if o.catalog else None,
+                 "jobs": o.jobs, "source": o.source,
+                 "at": pd.Timestamp(o.at, unit="s", tz="UTC")} for o in seen.all()]
+        cols = ["service", "parameters", "catalog", "last_charged", "estimate", "drift", "jobs", "source", "at"]
+        return pd.DataFrame(rows, columns=cols)
 
     # ------------------------------------------------------------- resume
 

@@ -21,6 +21,7 @@ Stable CSS classes, for browser tests and custom styling:
 ``phaya-compare``           the compare grid widget
 ``phaya-compare-cell``      one prompt × model cell of the grid
 ``phaya-chat``              the chat box (``phaya-chat-reply`` on each streamed reply)
+``phaya-chat-prices``       the studio's footer: chat and embedding prices per million tokens
 ==========================  =====================================================
 
 Work runs as asyncio tasks on the kernel's running loop (see ``tasks.py``); clicks return

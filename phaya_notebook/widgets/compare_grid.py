@@ -94,7 +94,7 @@ class CompareGrid(w.VBox):
         for p in prompts:
             for svc in models:
                 try:
-                    total += catalog.estimate(svc, {"prompt": p}).credits
+                    total += self.aio.estimate(svc.name, prompt=p).credits  # observed prices too
                 except ParamError as exc:
                     self.cost.value = f'<span style="{ERR}">{_e(exc)}</span>'
                     self.start_button.disabled = True

@@ -51,6 +51,14 @@ def budget_left(aio: Any) -> float | None:
     return float(cap)
 
 
+def _chat_prices_html() -> str:
+    """Chat and embedding prices per million tokens, as Phaya lists them (for the studio's footer)."""
+    m = catalog.CHAT_MODELS[catalog.DEFAULT_CHAT_MODEL]
+    emb = ", ".join(f"{v:.2f}" for v in catalog.EMBEDDING_MODELS.values())
+    return (f"<small>Chat ({_e(m.name)}, <code>chat_box()</code>): {_e(m.price_text)} · "
+            f"embeddings: {emb} per million tokens</small>")
+
+
 class Studio(w.VBox):
     """Prompt exploration for one session. CSS class ``phaya-studio`` (see widgets/__init__)."""
 
@@ -66,6 +74,8 @@ class Studio(w.VBox):
         self._seq = 0
         self._balance_task: asyncio.Task[None] | None = None
         self._balance_again = False
+        self._reconcile_task: asyncio.Task[None] | None = None
+        self._reconcile_again = False
 
         self.prompt = w.Textarea(placeholder="Describe what to make…", layout=w.Layout(width="100%", height="80px"))
         self.prompt.add_class("phaya-prompt")
@@ -90,6 +100,8 @@ class Studio(w.VBox):
         self.gallery = w.VBox()
         self.gallery.add_class("phaya-gallery")
         self.controls: ParamControls | None = None
+        self.chat_prices = w.HTML(_chat_prices_html())
+        self.chat_prices.add_class("phaya-chat-prices")
 
         self.prompt.observe(self._changed, names="value")
         self.model.observe(self._model_changed, names="value")
@@ -101,6 +113,7 @@ class Studio(w.VBox):
             w.HBox([self.cost, w.HTML("&nbsp;·&nbsp;"), self.balance_label]),
             w.HBox([self.generate, self.reason]), self.confirm_box, self.error,
             self.running_label, self.jobs_box, w.HTML("<b>Results</b> (newest first)"), self.gallery,
+            self.chat_prices,
         ])
         self.add_class("phaya-studio")
         self._model_changed()
@@ -137,7 +150,7 @@ class Studio(w.VBox):
             self._hide_confirm()
         svc = self.service
         try:
-            est = catalog.estimate(svc, self.params())
+            est = self._price(svc, self.params())
         except ParamError as exc:
             self._estimate = None
             self.cost.value = f'cost: <span title="{_e(exc)}">—</span>'
@@ -150,6 +163,11 @@ class Studio(w.VBox):
         self.generate.tooltip = f"Run {svc.label} for {est.credits:g} credits"
         self.reason.value = ""
         self.cost.value = self._cost_html(est)
+
+    def _price(self, svc: Service, params: dict[str, Any]) -> Estimate:
+        """The client's price (a higher observed charge shows as "catalog 6 · last charged 12")."""
+        estimate = getattr(self.aio, "estimate", None)
+        return estimate(svc.name, **params) if callable(estimate) else catalog.estimate(svc, params)
 
     def _cost_html(self, est: Estimate) -> str:
         text = f"cost: {'' if est.exact else '≤ ' if 'at most' in est.basis else '~'}{est.credits:g} credits"
@@ -203,7 +221,7 @@ class Studio(w.VBox):
         svc = self.service
         try:
             params = self.params()
-            est = catalog.estimate(svc, params)
+            est = self._price(svc, params)
         except ParamError as exc:  # the button should have been disabled; say why anyway
             self.reason.value = f'<span style="{ERR}">{_e(exc)}</span>'
             return
@@ -253,6 +271,29 @@ class Studio(w.VBox):
             self.gallery.children = tuple(cards)
             self._set_running()
             self.refresh_balance()
+            self.reconcile_soon()
+
+    def reconcile_soon(self) -> Any:
+        """Check finished jobs against what the server took (a Session's ``areconcile``: the credits
+        history, else the balance), coalesced like the balance, so observed prices reach the cost label."""
+        areconcile = getattr(self.client, "areconcile", None)
+        if areconcile is None or not has_running_loop():
+            return None
+        if self._reconcile_task is not None and not self._reconcile_task.done():
+            self._reconcile_again = True
+            return self._reconcile_task
+
+        async def run() -> None:
+            while True:
+                self._reconcile_again = False
+                await areconcile()
+                self._changed()
+                if not self._reconcile_again:
+                    return
+                await asyncio.sleep(BALANCE_EVERY)
+
+        self._reconcile_task = self.tasks.spawn(run(), name="phaya-reconcile")
+        return self._reconcile_task
 
     def _set_running(self) -> None:
         n = len(self.jobs_box.children)

@@ -150,7 +150,9 @@ def test_magics(executed) -> None:
 def test_compare(executed) -> None:
     workdir, nb = run("compare", executed)
     assert "image/png" in mimes(nb), "no matplotlib plot"
-    assert images(nb) >= 6 + 1, "comparison table thumbnails or grid images missing"
+    assert images(nb) >= 8 + 1, "comparison table thumbnails or grid images missing"
+    text = "\n".join(texts(nb))
+    assert "gpt-image-2-text-to-image" in text and "last_charged" in text, "GPT Image 2 or prices() missing"
     assert "phaya-compare" in widget_classes(nb)
     assert (workdir / "comparison.csv").exists() and (workdir / "comparison.parquet").exists()
 
