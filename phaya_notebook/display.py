@@ -24,6 +24,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from .catalog import credits_text
+
 __all__ = [
     "DATA_URI_MAX_BYTES",
     "PREVIEW_MAX_B64",
@@ -253,7 +255,7 @@ def _caption(result: Any) -> str:
     bits = [str(getattr(result, "service", "") or "")]
     credits = getattr(result, "credits", None)
     if credits is not None:
-        bits.append(f"{float(credits):g} credits")
+        bits.append(credits_text(credits))
     job_id = getattr(result, "job_id", None)
     if job_id:
         bits.append(f"job {job_id}")
@@ -295,7 +297,7 @@ def chat_footer(reply: Any) -> str:
         foot.append(f"{tokens} tokens")
     credits = getattr(reply, "credits", None)
     if credits is not None:
-        foot.append(f"{float(credits):g} credits")
+        foot.append(credits_text(credits))
     return " · ".join(f for f in foot if f)
 
 

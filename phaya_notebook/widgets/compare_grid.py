@@ -101,14 +101,14 @@ class CompareGrid(w.VBox):
                     return
                 self.plan.append((p, svc))
         self.total = round(total, 6)
-        self.cost.value = f"<b>{len(self.plan)} jobs · total {self.total:g} credits</b>"
+        self.cost.value = f"<b>{len(self.plan)} jobs · total {catalog.credits_text(self.total)}</b>"
         self.start_button.disabled = False
 
     # ------------------------------------------------------------ confirm, then run
     def _on_start(self, _: Any = None) -> None:
         if self.total is None:
             return
-        self.confirm_box.show(f"Run {len(self.plan)} jobs for {self.total:g} credits in total?")
+        self.confirm_box.show(f"Run {len(self.plan)} jobs for {catalog.credits_text(self.total)} in total?")
         self.start_button.disabled = True
 
     def _hide_confirm(self) -> None:

@@ -147,12 +147,12 @@ class Studio(w.VBox):
             return
         self._estimate = est
         self.generate.disabled = False
-        self.generate.tooltip = f"Run {svc.label} for {est.credits:g} credits"
+        self.generate.tooltip = f"Run {svc.label} for {catalog.credits_text(est.credits)}"
         self.reason.value = ""
         self.cost.value = self._cost_html(est)
 
     def _cost_html(self, est: Estimate) -> str:
-        text = f"cost: {'' if est.exact else '≤ ' if 'at most' in est.basis else '~'}{est.credits:g} credits"
+        text = f"cost: {'' if est.exact else '≤ ' if 'at most' in est.basis else '~'}{catalog.credits_text(est.credits)}"
         warn = []
         if self.balance is not None and est.credits > self.balance:
             warn.append(f"exceeds your balance of {self.balance:g}")

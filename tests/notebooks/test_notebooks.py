@@ -39,7 +39,7 @@ pytestmark = pytest.mark.timeout(240)
 # Cells appended to a notebook to click its widgets from the kernel and wait for the jobs.
 STUDIO_DRIVE = """\
 studio.prompt.value = "a lighthouse, headless check"
-assert "1 credits" in studio.cost.value, studio.cost.value
+assert "1 credit" in studio.cost.value and "1 credits" not in studio.cost.value, studio.cost.value
 studio.generate.click()
 await studio.wait(90)
 card = studio.cards[-1]
