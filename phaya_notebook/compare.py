@@ -67,6 +67,8 @@ class Cell:
     media: str = ""
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The running Job once created (live progress reads its status; not part of the table).
+    job: Any = field(default=None, repr=False, compare=False)
 
 
 def _model_label(service: str, params: Mapping[str, Any]) -> str:
@@ -175,7 +177,7 @@ async def _run_cell(client: AsyncPhaya, cell: Cell, tags: tuple[str, ...], timeo
     try:
         # The total was confirmed (or is under the threshold), so each job is too.
         job = await client.submit(cell.service, confirm=True, tags=tags, **cell.params)
-        cell.job_id, cell.status = job.id, job.status
+        cell.job_id, cell.status, cell.job = job.id, job.status, job
         result = await job.wait(timeout=timeout)
         cell.url = result.url
         cell.path = str(result.path) if result.path else None

@@ -19,6 +19,7 @@ import html
 import io
 import mimetypes
 import os
+import sys
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -33,6 +34,7 @@ __all__ = [
     "bundle_size",
     "chat_footer",
     "chat_markdown",
+    "mark_shown",
     "markdown_to_html",
     "media_html",
     "relative_src",
@@ -309,6 +311,26 @@ def chat_markdown(reply: Any) -> str:
 # ---------------------------------------------------------------- entry point
 
 
+def _execution_count() -> int | None:
+    """The running cell's number (None outside IPython; IPython is never imported here)."""
+    mod = sys.modules.get("IPython")
+    shell = mod.get_ipython() if mod is not None else None
+    return getattr(shell, "execution_count", None) if shell is not None else None
+
+
+def mark_shown(result: Any) -> None:
+    """The running cell already shows this result (a live progress line was replaced by it)."""
+    try:
+        result._phaya_shown_in = _execution_count()
+    except AttributeError:  # pragma: no cover - a result type without a __dict__
+        pass
+
+
+def _shown_here(result: Any) -> bool:
+    mark = getattr(result, "_phaya_shown_in", None)
+    return mark is not None and mark == _execution_count()
+
+
 def render(result: Any) -> Rendered:
     """A result (or chat reply) as a mimebundle holder, rendered from the local cache."""
     if not hasattr(result, "media") and hasattr(result, "text"):
@@ -319,6 +341,8 @@ def render(result: Any) -> Rendered:
             "text/plain": str(result.text),
         })
     caption = _caption(result)
+    if _shown_here(result):  # the cell's Out[] after its progress line became the result: one line
+        return Rendered({"text/plain": f"<{caption or 'result'} (shown above)>"})
     body = media_html(result)
     html_doc = (f'<div class="phaya-render" style="max-width:640px">{body}'
                 f'<div><small>{_esc(caption)}</small></div></div>')

@@ -27,8 +27,8 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import catalog
-from .compare import Comparison, ModelSpec, plan, run
+from . import catalog, progress
+from .compare import Comparison, ModelSpec, check_money, plan, run
 from .core.chat import ChatEvent
 from .core.errors import JobFailed, JobTimeout, NotFound, PhayaError
 from .core.jobs import Result
@@ -120,12 +120,35 @@ class Session(Phaya):
 
     def generate(self, service: str | catalog.Service, *, confirm: bool = False, on_progress: Any = None,
                  timeout: float | None = None, tags: tuple[str, ...] = (), **params: Any) -> Result:
-        """Submit, wait and reconcile the charge with the server (one history request)."""
+        """Submit, wait and reconcile the charge with the server (one history request).
+
+        In a notebook a progress line (status, elapsed / expected seconds, credits) shows
+        at once, updates in place and is replaced by the result.
+        """
         try:
+            if progress.in_kernel():
+                return self._run(self._generate_live(service, confirm, on_progress, timeout, tags, params))
             return super().generate(service, confirm=confirm, on_progress=on_progress, timeout=timeout,
                                     tags=tags, **params)
         finally:
             self._quiet_reconcile()
+
+    async def _generate_live(self, service: str | catalog.Service, confirm: bool, on_progress: Any,
+                             timeout: float | None, tags: tuple[str, ...], params: dict[str, Any]) -> Result:
+        est = self.aio.estimate(service, **params)  # a mistake is refused before anything shows
+        svc = service if isinstance(service, catalog.Service) else catalog.resolve_service(service)
+        live = progress.LiveProgress()
+        row = live.add(f"{svc.label} ({svc.name})", est.credits)
+        live.refresh()
+        try:
+            job = await live.watch(self.aio.submit(svc.name, confirm=confirm, tags=tags, watch=True, **params))
+        except BaseException:
+            live.clear()  # nothing started: the error says why
+            raise
+        row.job = job
+        result = await live.watch(job.wait(on_progress=on_progress, timeout=timeout))
+        live.replace(result)
+        return result
 
     def _quiet_reconcile(self) -> None:
         try:
@@ -182,19 +205,33 @@ class Session(Phaya):
         if not rows:
             return []
 
+        live = progress.live("resume")
+        lines = {r["job_id"]: live.add(f"{r['service']} {r['job_id'][:8]}", r.get("estimated"))
+                 for r in rows} if live is not None else {}
+
         async def one(row: dict[str, Any]) -> Result | None:
+            line = lines.get(row["job_id"])
             try:
                 job = await self.aio.job(row["service"], row["job_id"])
             except NotFound:
                 self.log.record(row["job_id"], status="lost", finished_at=time.time(),
                                 error="the server no longer knows this job (404)")
+                if line is not None:
+                    line.note = "lost: the server no longer knows it (404)"
                 return None
+            except BaseException as exc:
+                if line is not None:
+                    line.note = f"could not re-attach ({exc})"
+                raise
+            if line is not None:
+                line.job = job
             try:
                 return await job.wait(timeout=timeout)
             except (JobFailed, JobTimeout):
                 return None
 
-        outcomes = await asyncio.gather(*(one(r) for r in rows), return_exceptions=True)
+        together = asyncio.gather(*(one(r) for r in rows), return_exceptions=True)
+        outcomes = await (live.watch(together) if live is not None else together)
         results = [o for o in outcomes if isinstance(o, Result)]
         errors = [o for o in outcomes if isinstance(o, BaseException)]
         try:
@@ -216,7 +253,22 @@ class Session(Phaya):
                        repeats: int = 1, confirm: bool = False, *, tags: Sequence[str] = (),
                        timeout: float | None = None) -> Comparison:
         cells = plan(prompts, models, repeats)
-        await run(self.aio, cells, confirm=confirm, tags=tags, timeout=timeout)
+        check_money(self.aio, cells, confirm)  # refused before any line shows
+        live = progress.live("compare")
+        if live is None:
+            await run(self.aio, cells, confirm=confirm, tags=tags, timeout=timeout)
+        else:
+            many = repeats > 1
+            rows = [live.add(f"{c.model} · {c.prompt[:40]}" + (f" #{c.repeat + 1}" if many else ""), c.estimate)
+                    for c in cells]
+
+            def sync() -> None:
+                for c, r in zip(cells, rows, strict=True):
+                    r.job = c.job
+                    if c.job is None and c.status == "not started":
+                        r.note = f"not started: {c.error}"
+
+            await live.watch(run(self.aio, cells, confirm=confirm, tags=tags, timeout=timeout), sync=sync)
         try:
             await self.areconcile()
         except PhayaError as exc:
