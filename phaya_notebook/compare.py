@@ -276,9 +276,12 @@ class Comparison:
     COLUMNS = ("prompt", "model", "repeat", "service", "status", "estimated", "credits", "refunded",
                "duration", "url", "path", "media", "error", "job_id")
 
-    def __init__(self, cells: Sequence[Cell], *, base_dir: str | os.PathLike[str] | None = None):
+    def __init__(self, cells: Sequence[Cell], *, base_dir: str | os.PathLike[str] | None = None,
+                 log: Any = None):
         self.cells = list(cells)
         self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
+        #: The JobLog the jobs were recorded in (ratings are read from it); None: unrated.
+        self.log = log
         self.df = self._frame()
 
     def _frame(self) -> pd.DataFrame:
@@ -342,6 +345,27 @@ class Comparison:
         caption = _esc(repr(self))
         return (f'<table class="phaya-compare"><caption>{caption}</caption>'
                 f"<thead><tr><th>prompt</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+    def ratings(self) -> dict[str, int]:
+        """{job_id: 1 | -1} of the rated jobs of this run, read from the log now."""
+        if self.log is None:
+            return {}
+        return dict(self.log.ratings(c.job_id for c in self.cells if c.job_id))
+
+    def summary(self, by: str | Sequence[str] = "model") -> pd.DataFrame:
+        """Per model (or ``by="prompt"``, or both): jobs, completed, kept, keep_rate, credits,
+        credits_per_kept, median_seconds — kept means rated 1 (``phaya.rate`` or 👍)."""
+        from .decide import summarize
+
+        rated = self.ratings()
+        rows = self.df.assign(rating=[rated.get(j) if j else None for j in self.df["job_id"]])
+        return summarize(rows, by)
+
+    def plot_summary(self, by: str | Sequence[str] = "model", ax: Any = None) -> Any:
+        """Credits per kept result per model, keep rate on each bar (matplotlib Axes)."""
+        from .decide import plot
+
+        return plot(self.summary(by), ax=ax)
 
     def to_csv(self, path: str | os.PathLike[str], **kw: Any) -> Path:
         self.df.to_csv(path, index=False, **kw)

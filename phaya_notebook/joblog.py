@@ -42,7 +42,7 @@ __all__ = ["COLUMNS", "TERMINAL", "JobLog", "JobLogError", "JobRecorder", "defau
 
 #: PRAGMA application_id of our files ("PHYA"): a foreign SQLite file has another one.
 APPLICATION_ID = 0x50485941
-SCHEMA_VERSION = 2  # 2: the ``output`` column (results that are not files)
+SCHEMA_VERSION = 3  # 2: the ``output`` column (results that are not files); 3: ``rating``
 #: Row statuses that end a job: the catalog's, plus "lost" (the server no longer knows it).
 TERMINAL = (*catalog.TERMINAL, "lost")
 #: Every status a row can have.
@@ -84,6 +84,7 @@ COLUMNS: dict[str, str] = {
     "tags": "TEXT",
     "session": "TEXT",
     "base_url": "TEXT",
+    "rating": "INTEGER",  # 1 kept, -1 rejected, NULL not rated (schema 3)
 }
 _JSON_COLUMNS = ("params", "urls", "paths", "tags")
 _TIME_COLUMNS = ("created_at", "updated_at", "finished_at")
@@ -369,6 +370,31 @@ class JobLog:
                     reconcile_note=f"{note} (from {source})", charge_source=source)
         return verdict
 
+    def rate(self, job_id: str, rating: int) -> None:
+        """Keep (1), reject (-1) or clear (0) a logged job's result: the ``rating`` column.
+
+        Raises ValueError naming the field for a rating other than 1, -1, 0, and KeyError
+        for a job id this log has never seen (a rating is never a row of its own).
+        """
+        value = check_rating(rating)
+        with self._lock:
+            found = self.conn.execute("SELECT 1 FROM jobs WHERE job_id = ?", (str(job_id),)).fetchone()
+        if found is None:
+            raise KeyError(f"job_id: {job_id!r} is not in the job log {str(self.path)!r}")
+        self.record(str(job_id), rating=value)
+
+    def ratings(self, job_ids: Iterable[str]) -> dict[str, int]:
+        """{job_id: 1 or -1} for the rated ones among ``job_ids`` (one query per 500 ids)."""
+        ids = [str(i) for i in job_ids if i]
+        out: dict[str, int] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            sql = (f"SELECT job_id, rating FROM jobs WHERE rating IS NOT NULL AND job_id IN "
+                   f"({', '.join('?' for _ in chunk)})")
+            with self._lock:
+                out.update((r[0], int(r[1])) for r in self.conn.execute(sql, chunk))
+        return out
+
     def attach(self, client: Any, *, session: str | None = None) -> JobRecorder:
         """Subscribe to an AsyncPhaya's (or Phaya's) JobEvents: every job it runs gets a row.
 
@@ -482,7 +508,7 @@ class JobLog:
                 data[name] = _floats(values)
             elif name in _TIME_COLUMNS:
                 data[name] = pd.to_datetime(_floats(values), unit="s", utc=True).as_unit("ns")
-            elif name == "tokens":
+            elif name in ("tokens", "rating"):
                 data[name] = pd.array(_floats(values)).astype("Int64")
             else:
                 data[name] = pd.Series(np.array(values, dtype=object), dtype=object, copy=False)
@@ -517,6 +543,16 @@ class JobLog:
         if "day" in keys:
             df["day"] = pd.to_datetime(df["day"]).dt.date
         return df.set_index(keys if len(keys) > 1 else keys[0])
+
+
+RATINGS = {1: "keep", -1: "reject", 0: "clear"}
+
+
+def check_rating(rating: Any) -> int | None:
+    """1 / -1 stored as is, 0 clears (NULL); anything else is refused, naming the allowed values."""
+    if isinstance(rating, bool) or not isinstance(rating, int) or rating not in RATINGS:
+        raise ValueError(f"rating: {rating!r} is not allowed (allowed: 1 (keep), -1 (reject), 0 (clear))")
+    return None if rating == 0 else int(rating)
 
 
 def _floats(values: Any) -> Any:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from . import catalog, progress
 from .compare import Comparison, ModelSpec, check_money, plan, run
 from .core.chat import ChatEvent
-from .core.errors import JobFailed, JobTimeout, NotFound, PhayaError
+from .core.errors import InvalidParams, JobFailed, JobTimeout, NotFound, PhayaError
 from .core.jobs import Result
 from .core.sync import Phaya
 from .joblog import JobLog, parse_time
@@ -67,9 +67,38 @@ class Session(Phaya):
         self.session_id = uuid.uuid4().hex[:12]
         self._recorder = self.log.attach(self.aio, session=self.session_id)
         self.aio.add_listener(self._on_chat)
+        self.aio.add_listener(self._give_rater)
 
     def __repr__(self) -> str:
         return super().__repr__().rstrip(">") + f" log={str(self.log.path)!r}>"
+
+    # ------------------------------------------------------------- ratings
+
+    def rate(self, job_id: str | Any, rating: int) -> None:
+        """Keep (1), reject (-1) or clear (0) a result: the ``rating`` column of ``jobs()``.
+
+        ``job_id`` may also be a Result or Job. Stored in the log at once, so it survives a
+        restart and counts in ``leaderboard()`` / ``comparison.summary()``.
+        """
+        from .joblog import check_rating
+
+        job_id = str(getattr(job_id, "job_id", None) or getattr(job_id, "id", None) or job_id)
+        try:
+            check_rating(rating)
+            self.log.rate(job_id, rating)
+        except ValueError as exc:
+            raise InvalidParams("rate", [catalog.ParamProblem(
+                "rating", f"{rating!r} is not allowed", "1 (keep), -1 (reject), 0 (clear)")]) from exc
+        except KeyError:
+            raise InvalidParams("rate", [catalog.ParamProblem(
+                "job_id", f"{job_id!r} is not in the job log {str(self.log.path)!r}",
+                "an id from phaya.jobs()")]) from None
+
+    def _give_rater(self, event: Any) -> None:
+        """A finished Result can rate itself (``result.rate(1)``) through this session's log."""
+        result = getattr(getattr(event, "job", None), "result", None)
+        if getattr(event, "kind", None) == "completed" and result is not None:
+            result.rater = self.rate
 
     # ------------------------------------------------------------- chat logging
 
@@ -104,6 +133,26 @@ class Session(Phaya):
               this_session: bool = False) -> pd.DataFrame:
         """Credits by service and/or by day: estimated, charged, refunded and net."""
         return self.log.spend(by, since=since, session=self.session_id if this_session else None)
+
+    def leaderboard(self, by: str | Sequence[str] = "model", *, service: str | Sequence[str] | None = None,
+                    since: Any = None, tag: str | None = None, this_session: bool = False) -> pd.DataFrame:
+        """Which model (``by="prompt"``: which prompt) gives results you keep, at what price.
+
+        Over every job in the log (filters as ``jobs()``): jobs, completed, kept (rated 1),
+        rejected, keep_rate, credits (net of refunds), credits_per_kept, median_seconds;
+        best value first. ``plot_leaderboard()`` draws it.
+        """
+        from .decide import summarize
+
+        rows = self.jobs(service, None, since, tag, kind="job", this_session=this_session)
+        rows = rows.assign(credits=rows["charged"].fillna(0.0) - rows["refunded"].fillna(0.0))
+        return summarize(rows, by)
+
+    def plot_leaderboard(self, by: str | Sequence[str] = "model", ax: Any = None, **filters: Any) -> Any:
+        """Credits per kept result, keep rate on each bar (a matplotlib Axes)."""
+        from .decide import plot
+
+        return plot(self.leaderboard(by, **filters), ax=ax)
 
     # ------------------------------------------------------------- money
 
@@ -277,7 +326,7 @@ class Session(Phaya):
             row = self.log.get(c.job_id) if c.job_id else None
             if row is not None and row.get("charged") is not None:
                 c.credits = round(float(row["charged"]) - float(row.get("refunded") or 0.0), 6)
-        return Comparison(cells)
+        return Comparison(cells, log=self.log)
 
     # ------------------------------------------------------------- widgets (built on demand)
 
@@ -301,6 +350,7 @@ class Session(Phaya):
     def close(self) -> None:
         self.aio.remove_listener(self._recorder)
         self.aio.remove_listener(self._on_chat)
+        self.aio.remove_listener(self._give_rater)
         try:
             super().close()
         finally:

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from phaya_notebook.joblog import COLUMNS, JobLog, JobLogError, reconcile_amounts
+from phaya_notebook.joblog import COLUMNS, SCHEMA_VERSION, JobLog, JobLogError, reconcile_amounts
 
 
 def _digest(path: Path) -> tuple[str, int]:
@@ -298,7 +298,7 @@ def test_a_version_1_log_gains_the_output_column_and_keeps_its_rows(tmp_path: Pa
     conn.close()
     with JobLog(path) as jl:
         assert jl.get("old")["estimated"] == 1.0
-        assert jl.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert jl.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION  # upgraded to the current schema
         jl.record("new", service="media/transcribe", status="completed", output="hello there")
         df = jl.to_dataframe()
         assert df.set_index("job_id").loc["new", "output"] == "hello there"

@@ -20,6 +20,8 @@ Stable CSS classes, for browser tests and custom styling:
 ``phaya-error``             where a task's exception is shown
 ``phaya-compare``           the compare grid widget
 ``phaya-compare-cell``      one prompt × model cell of the grid
+``phaya-rating``            👍 / 👎 of a finished result (``phaya-rate-up``, ``phaya-rate-down``;
+                            ``phaya-rated`` on the chosen one); only with a job log
 ``phaya-chat``              the chat box (``phaya-chat-reply`` on each streamed reply)
 ==========================  =====================================================
 

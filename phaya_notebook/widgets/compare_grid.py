@@ -15,6 +15,7 @@ from .. import catalog
 from ..catalog import ParamError, Service
 from .confirm import ConfirmBar
 from .jobcard import JobCard
+from .rating import rater_of
 from .studio import aio_of
 from .tasks import TaskSet
 
@@ -141,7 +142,8 @@ class CompareGrid(w.VBox):
         except Exception as exc:
             cell.children = (w.HTML(f'<span style="{ERR}">{_e(type(exc).__name__)}: {_e(exc)}</span>'),)
             raise
-        card = JobCard(job, spawn=self.tasks.spawn, title=f"{svc.label}", tick=self.tick)
+        card = JobCard(job, spawn=self.tasks.spawn, title=f"{svc.label}", tick=self.tick,
+                       rate=rater_of(self.client))
         self.cards[(i, j)] = card
         cell.children = (card,)
         await card.run()

@@ -19,6 +19,7 @@ import ipywidgets as w
 
 from .. import display
 from ..catalog import credits_text
+from .rating import RateButtons
 
 __all__ = ["JobCard"]
 
@@ -51,8 +52,10 @@ class JobCard(w.VBox):
     """A running, then finished, job. CSS: ``phaya-jobcard``; ``phaya-result`` once finished."""
 
     def __init__(self, job: Any, *, spawn: Callable[[Any], Any] | None = None, title: str | None = None,
-                 tick: float = TICK_SECONDS):
+                 tick: float = TICK_SECONDS, rate: Callable[[str, int], Any] | None = None):
         self.job = job
+        self.rate = rate
+        self.rating: RateButtons | None = None
         self.spawn = spawn
         self.tick = tick
         self.result: Any = None
@@ -128,6 +131,9 @@ class JobCard(w.VBox):
                 cost = getattr(job, "charged", None)
             self.status.value = "completed"
             self.info.value = f"{credits_text(cost)} · {duration:.1f} s · completed"
+            if self.rate is not None:
+                self.rating = RateButtons(str(job.id), self.rate)
+                self.children = (*self.children, self.rating)
         else:
             exc = self.error
             status = str(getattr(job, "status", "") or "")

@@ -44,7 +44,7 @@ studio.generate.click()
 await studio.wait(90)
 card = studio.cards[-1]
 assert card.outcome == "completed", (card.outcome, card.info.value)
-assert "credits" in card.info.value, card.info.value
+assert "1 credit ·" in card.info.value, card.info.value
 """
 COMPARE_DRIVE = """\
 grid.start_button.click()

@@ -1,0 +1,65 @@
+"""👍 / 👎 on a result: keep (1), reject (-1), a second click clears (0).
+
+Standard ipywidgets buttons: the rating is written to the job log at once through the
+session's ``rate`` (a short SQLite write, no request), so it survives a kernel restart.
+CSS: ``phaya-rating`` on the box, ``phaya-rate-up`` / ``phaya-rate-down`` on the buttons,
+``phaya-rated`` on the chosen one.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as w
+
+__all__ = ["RateButtons", "rater_of"]
+
+Rater = Callable[[str, int], Any]
+
+
+def rater_of(client: Any) -> Rater | None:
+    """The session's ``rate`` when the client keeps a job log, else None (no control shown)."""
+    if getattr(client, "log", None) is None:
+        return None
+    rate = getattr(client, "rate", None)
+    return rate if callable(rate) else None
+
+
+class RateButtons(w.HBox):
+    def __init__(self, job_id: str, rate: Rater, value: int | None = None):
+        self.job_id = job_id
+        self._rate = rate
+        self.value: int | None = value
+        self.up = w.Button(description="👍", tooltip="Keep: counts as a kept result in leaderboard()",
+                           layout=w.Layout(width="44px"))
+        self.down = w.Button(description="👎", tooltip="Reject", layout=w.Layout(width="44px"))
+        self.up.add_class("phaya-rate-up")
+        self.down.add_class("phaya-rate-down")
+        self.note = w.HTML("")
+        self.up.on_click(lambda _: self.set(0 if self.value == 1 else 1))
+        self.down.on_click(lambda _: self.set(0 if self.value == -1 else -1))
+        super().__init__([self.up, self.down, self.note])
+        self.add_class("phaya-rating")
+        self._show()
+
+    def set(self, rating: int) -> None:
+        """Store the rating in the log, then show it (an error is shown, not raised)."""
+        try:
+            self._rate(self.job_id, rating)
+        except Exception as exc:  # noqa: BLE001 - a click handler must say what went wrong
+            self.note.value = f'<span style="color:#b00">{html.escape(str(exc))}</span>'
+            return
+        self.value = None if rating == 0 else rating
+        self.note.value = ""
+        self._show()
+
+    def _show(self) -> None:
+        for button, mine, style in ((self.up, 1, "success"), (self.down, -1, "danger")):
+            chosen = self.value == mine
+            button.button_style = style if chosen else ""
+            if chosen:
+                button.add_class("phaya-rated")
+            else:
+                button.remove_class("phaya-rated")
