@@ -32,8 +32,10 @@ __all__ = [
     "PREVIEW_MAX_B64",
     "Rendered",
     "bundle_size",
+    "cached_thumbnail",
     "chat_footer",
     "chat_markdown",
+    "esc",
     "mark_shown",
     "markdown_to_html",
     "media_html",
@@ -49,7 +51,7 @@ PREVIEW_MAX_SIDE = 480
 #: Files up to this size also get an embedded ``data:`` source as a fallback.
 DATA_URI_MAX_BYTES = 2 * 1024 * 1024
 
-_thumb_cache: OrderedDict[tuple[str, int, int], str] = OrderedDict()
+_thumb_cache: OrderedDict[tuple[str, int, int, int, int], str] = OrderedDict()
 _thumb_lock = threading.Lock()
 _THUMB_CACHE_SIZE = 256
 
@@ -119,31 +121,75 @@ def _data_uri(path: Path, mime: str) -> str:
     return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def _esc(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+def esc(text: Any) -> str:
+    """THE HTML escape of this package (None is empty): every piece of text shown goes through it."""
+    return "" if text is None else html.escape(str(text), quote=True)
+
+
+_esc = esc
 
 
 # ---------------------------------------------------------------- images
 
 
-def thumbnail_data_uri(path: str | os.PathLike[str], max_b64: int = PREVIEW_MAX_B64,
-                       max_side: int = PREVIEW_MAX_SIDE) -> str:
-    """A JPEG (or PNG with transparency) preview of at most ``max_b64`` base64 characters.
-
-    Shrinks quality, then size, until it fits; cached by (path, mtime, size).
-    """
-    p = Path(path)
+def _thumb_key(p: Path, max_b64: int, max_side: int) -> tuple[str, int, int, int, int]:
     st = p.stat()
-    key = (str(p.resolve()), int(st.st_mtime_ns), st.st_size)
+    return (str(p.resolve()), int(st.st_mtime_ns), st.st_size, max_b64, max_side)
+
+
+def _disk_name(key: tuple[str, int, int, int, int]) -> str:
+    import hashlib
+
+    return hashlib.sha1(repr(key).encode()).hexdigest() + ".txt"
+
+
+def cached_thumbnail(path: str | os.PathLike[str], max_b64: int = PREVIEW_MAX_B64,
+                     max_side: int = PREVIEW_MAX_SIDE, cache_dir: str | os.PathLike[str] | None = None) -> str | None:
+    """The preview if it is already made (memory, then ``cache_dir``), else None: never decodes."""
+    key = _thumb_key(Path(path), max_b64, max_side)
     with _thumb_lock:
         if key in _thumb_cache:
             _thumb_cache.move_to_end(key)
             return _thumb_cache[key]
+    if cache_dir is not None:
+        try:
+            uri = (Path(cache_dir) / _disk_name(key)).read_text("ascii")
+        except (OSError, ValueError):
+            return None
+        if uri.startswith("data:image/"):
+            _remember(key, uri)
+            return uri
+    return None
+
+
+def _remember(key: tuple[str, int, int, int, int], uri: str) -> None:
+    with _thumb_lock:
+        _thumb_cache[key] = uri
+        while len(_thumb_cache) > _THUMB_CACHE_SIZE:
+            _thumb_cache.popitem(last=False)
+
+
+def thumbnail_data_uri(path: str | os.PathLike[str], max_b64: int = PREVIEW_MAX_B64,
+                       max_side: int = PREVIEW_MAX_SIDE, cache_dir: str | os.PathLike[str] | None = None) -> str:
+    """A JPEG (or PNG with transparency) preview of at most ``max_b64`` base64 characters.
+
+    THE thumbnail helper of the package. Shrinks quality, then size, until it fits; cached
+    in memory by (path, mtime, size, limits) and, given ``cache_dir``, on disk as well (the
+    history gallery: a thumbnail is made once, not once per kernel).
+    """
+    p = Path(path)
+    key = _thumb_key(p, max_b64, max_side)
+    hit = cached_thumbnail(p, max_b64, max_side, cache_dir)
+    if hit is not None:
+        return hit
+    st = p.stat()
     mime = mimetypes.guess_type(p.name)[0] or ""
     if st.st_size * 4 // 3 + 4 <= max_b64 and mime in ("image/jpeg", "image/png", "image/gif", "image/webp"):
         return _data_uri(p, mime)  # already small: embed as is, no decoding
     from PIL import Image
     with Image.open(p) as im:
+        if im.format == "JPEG":  # decode at a fraction of the size: big camera-size JPEGs stay cheap
+            im.draft("RGB", (max_side * 2, max_side * 2))
         im.load()
         alpha = im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info)
         im = im.convert("RGBA" if alpha else "RGB")
@@ -168,10 +214,16 @@ def thumbnail_data_uri(path: str | os.PathLike[str], max_b64: int = PREVIEW_MAX_
             side = int(side * 0.7)
     if not uri:
         raise ValueError(f"cannot make a preview of {p.name} within {max_b64} bytes")
-    with _thumb_lock:
-        _thumb_cache[key] = uri
-        while len(_thumb_cache) > _THUMB_CACHE_SIZE:
-            _thumb_cache.popitem(last=False)
+    _remember(key, uri)
+    if cache_dir is not None:
+        try:
+            folder = Path(cache_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".{_disk_name(key)}.{os.getpid()}.tmp"
+            tmp.write_text(uri, "ascii")
+            os.replace(tmp, folder / _disk_name(key))
+        except OSError:  # a read-only folder: the memory cache still holds it
+            pass
     return uri
 
 

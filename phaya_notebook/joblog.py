@@ -472,6 +472,57 @@ class JobLog:
             args.append(session)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
+    def _browse_where(self, service: str | Iterable[str] | None, tag: str | None, rating: Any,
+                      text: str | None) -> tuple[str, list[Any]]:
+        """Jobs (not chat calls) by service, tag, rating (1, -1, "unrated") and prompt text."""
+        where, args = self._where(service, None, None, tag, "job", None)
+        clauses = [where.removeprefix(" WHERE ")] if where else []
+        if rating is not None:
+            if rating in ("unrated", 0):
+                clauses.append("rating IS NULL")
+            elif rating in (1, -1) and not isinstance(rating, bool):
+                clauses.append("rating = ?")
+                args.append(int(rating))
+            else:
+                raise ValueError(f"rating: {rating!r} is not allowed (allowed: 1, -1, 'unrated' or None)")
+        if text:
+            clauses.append("(prompt LIKE ? ESCAPE '\\' OR model LIKE ? ESCAPE '\\')")
+            like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            args += [like, like]
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+    def browse(self, *, service: str | Iterable[str] | None = None, tag: str | None = None, rating: Any = None,
+               text: str | None = None, limit: int = 24, offset: int = 0) -> list[dict[str, Any]]:
+        """One page of jobs, newest first: ``LIMIT``/``OFFSET`` in SQL, so a page costs the
+        same with 100 or 100,000 rows (the gallery never loads the whole log)."""
+        where, args = self._browse_where(service, tag, rating, text)
+        sql = (f"SELECT {', '.join(COLUMNS)} FROM jobs{where} ORDER BY created_at DESC, rowid DESC "
+               "LIMIT ? OFFSET ?")
+        with self._lock:
+            rows = self.conn.execute(sql, [*args, int(limit), int(offset)]).fetchall()
+        out = []
+        for r in rows:
+            row = dict(zip(COLUMNS, r, strict=True))
+            for k in _JSON_COLUMNS:
+                if row[k] is not None:
+                    row[k] = json.loads(row[k])
+            out.append(row)
+        return out
+
+    def count(self, *, service: str | Iterable[str] | None = None, tag: str | None = None, rating: Any = None,
+              text: str | None = None) -> int:
+        """How many jobs :meth:`browse` would page through."""
+        where, args = self._browse_where(service, tag, rating, text)
+        with self._lock:
+            return int(self.conn.execute(f"SELECT count(*) FROM jobs{where}", args).fetchone()[0])
+
+    def services(self) -> list[str]:
+        """The services that have jobs in this log (the gallery's filter)."""
+        with self._lock:
+            rows = self.conn.execute("SELECT DISTINCT service FROM jobs WHERE kind = 'job' AND service IS NOT NULL "
+                                     "ORDER BY service").fetchall()
+        return [r[0] for r in rows]
+
     def to_dataframe(self, service: str | Iterable[str] | None = None, status: str | Iterable[str] | None = None,
                      since: Any = None, tag: str | None = None, *, kind: str | None = None,
                      session: str | None = None) -> pd.DataFrame:

@@ -340,6 +340,13 @@ class Session(Phaya):
 
         return CompareGrid(self)
 
+    def gallery(self, **kw: Any) -> Any:
+        """Past jobs of the log as thumbnails with cost: filter (service, tag, rating, text),
+        page, rate, remix into the studio, ``.to_html(path)`` to share. See ``widgets.Gallery``."""
+        from .widgets import Gallery
+
+        return Gallery(self, **kw)
+
     def chat_box(self) -> Any:
         from .widgets import ChatBox
 

@@ -8,11 +8,13 @@ CSS: ``phaya-rating`` on the box, ``phaya-rate-up`` / ``phaya-rate-down`` on the
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w
+from ipywidgets.widgets.widget_string import HTMLStyle
+
+from ..display import esc
 
 __all__ = ["RateButtons", "rater_of"]
 
@@ -27,20 +29,28 @@ def rater_of(client: Any) -> Rater | None:
     return rate if callable(rate) else None
 
 
+# Shared layout and styles: a gallery page of 24 cards makes ~200 widget models, not ~350.
+_BUTTON = w.Layout(width="44px")
+_BOX = w.Layout()
+_BUTTON_STYLE = w.ButtonStyle()
+_NOTE = w.Layout()
+_NOTE_STYLE = HTMLStyle()
+
+
 class RateButtons(w.HBox):
     def __init__(self, job_id: str, rate: Rater, value: int | None = None):
         self.job_id = job_id
         self._rate = rate
         self.value: int | None = value
         self.up = w.Button(description="👍", tooltip="Keep: counts as a kept result in leaderboard()",
-                           layout=w.Layout(width="44px"))
-        self.down = w.Button(description="👎", tooltip="Reject", layout=w.Layout(width="44px"))
+                           layout=_BUTTON, style=_BUTTON_STYLE)
+        self.down = w.Button(description="👎", tooltip="Reject", layout=_BUTTON, style=_BUTTON_STYLE)
         self.up.add_class("phaya-rate-up")
         self.down.add_class("phaya-rate-down")
-        self.note = w.HTML("")
+        self.note = w.HTML("", layout=_NOTE, style=_NOTE_STYLE)
         self.up.on_click(lambda _: self.set(0 if self.value == 1 else 1))
         self.down.on_click(lambda _: self.set(0 if self.value == -1 else -1))
-        super().__init__([self.up, self.down, self.note])
+        super().__init__([self.up, self.down, self.note], layout=_BOX)
         self.add_class("phaya-rating")
         self._show()
 
@@ -49,7 +59,7 @@ class RateButtons(w.HBox):
         try:
             self._rate(self.job_id, rating)
         except Exception as exc:  # noqa: BLE001 - a click handler must say what went wrong
-            self.note.value = f'<span style="color:#b00">{html.escape(str(exc))}</span>'
+            self.note.value = f'<span style="color:#b00">{esc(exc)}</span>'
             return
         self.value = None if rating == 0 else rating
         self.note.value = ""
