@@ -148,6 +148,23 @@ class CompareGrid(w.VBox):
         cell.children = (card,)
         await card.run()
 
+    def comparison(self) -> Any:
+        """The grid's jobs so far as a :class:`~phaya_notebook.compare.Comparison` (for
+        ``summary()``, ``to_html(path)``, CSV...); ratings are read from the session's log."""
+        from ..compare import Cell, Comparison
+
+        cells = []
+        for (_, _), card in sorted(self.cards.items()):
+            job, res = card.job, card.result
+            svc = job.service
+            cells.append(Cell(
+                prompt=str(job.params.get("prompt", "")), model=svc.name, service=svc.name, params=dict(job.params),
+                repeat=0, estimate=job.estimate.credits, status=str(job.status), job_id=job.id,
+                credits=0.0 if job.refunded else job.charged, refunded=bool(job.refunded),
+                duration=job.elapsed if job.done else None, url=getattr(res, "url", None),
+                path=str(res.path) if res is not None and res.path else None, media=svc.media, error=job.error))
+        return Comparison(cells, log=getattr(self.client, "log", None))
+
     def show_error(self, exc: BaseException) -> None:
         self.error.value = f'<span style="{ERR}">{_e(type(exc).__name__)}: {_e(exc)}</span>'
 

@@ -2,11 +2,15 @@
 
 - ``phaya.generate`` of a Sora job: a progress line within 1 s of the call, updated while
   the cell is busy, then replaced by the video.
+- The compare grid: rate two results with 👍 / 👎, write the grid's HTML report, restart
+  the kernel; ``jobs()`` shows both ratings and ``leaderboard()`` counts them; the report
+  opens in Chromium from disk with every image decoded and a ``<script>`` prompt as text.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 import nbformat
 
@@ -88,4 +92,84 @@ def test_generate_shows_live_progress_replaced_by_the_video(lab, page) -> None:
         print(f"live line at {lines[0]['ms']:.0f} ms, {len(running)} updates, video at {end['ms']:.0f} ms")
     except Exception:
         report_failure(page, lab, "lab-live-progress")
+        raise
+
+
+XSS_PROMPT = "<script>window.__xss=1</script> a kite over dunes"
+GRID = f"""\
+grid = phaya.compare_grid()
+grid.prompts.value = "a paper boat on a pond\\n" + {XSS_PROMPT!r}
+grid.models.value = ("text-to-image", "nano-banana")
+grid"""
+REPORT = """\
+report = grid.comparison().to_html("grid-report.html", title="Grid report")
+print("REPORT", report.resolve())"""
+AFTER_RESTART = """\
+import phaya_notebook
+phaya = phaya_notebook.connect()
+df = phaya.jobs()
+lb = phaya.leaderboard()
+print("RATINGS", sorted(int(v) for v in df["rating"].dropna()))
+print("KEPT", int(lb["kept"].sum()), "REJECTED", int(lb["rejected"].sum()), "JOBS", int(lb["jobs"].sum()))"""
+JS_RESTART = """async () => {
+  const ctx = window.jupyterapp.shell.currentWidget.sessionContext;
+  await ctx.session.kernel.restart();
+  return true;
+}"""
+
+
+def _run_selected(page, name: str) -> None:
+    assert page.evaluate(JS_RUN_CELL_AND_NEXT) is not False
+    page.wait_for_function(JS_KERNEL_IDLE, arg=name, polling=250)
+
+
+def test_grid_ratings_survive_a_restart_and_the_report_opens(lab, page) -> None:
+    name = write_notebook(lab.root, "grid-rate.ipynb", [SETUP, GRID, REPORT, AFTER_RESTART])
+    try:
+        open_notebook(page, lab, name)
+        page.locator(".jp-Notebook .jp-Cell").first.click()
+        _run_selected(page, name)  # connect
+        _run_selected(page, name)  # the grid
+        grid = page.locator("div.phaya-compare")
+        expect(grid.locator(".phaya-cost")).to_contain_text("4 jobs")
+        grid.locator("button.phaya-generate").click()
+        grid.locator("button.phaya-confirm").click()
+        expect(grid.locator(".phaya-compare-cell .phaya-result")).to_have_count(4, timeout=90_000)
+        ratings = grid.locator(".phaya-compare-cell .phaya-rating")
+        expect(ratings).to_have_count(4)
+        ratings.nth(0).locator("button.phaya-rate-up").click()
+        ratings.nth(1).locator("button.phaya-rate-down").click()
+        # the kernel wrote them and answered: the chosen buttons are marked
+        expect(ratings.nth(0).locator("button.phaya-rate-up.phaya-rated")).to_have_count(1)
+        expect(ratings.nth(1).locator("button.phaya-rate-down.phaya-rated")).to_have_count(1)
+        save_shot(page, "lab-grid-rated.png")
+
+        page.locator(".jp-Notebook .jp-Cell").nth(2).click()
+        _run_selected(page, name)  # the report
+        out = page.locator(".jp-Notebook .jp-Cell").nth(2).locator(".jp-OutputArea-output")
+        expect(out).to_contain_text("REPORT")
+        report = re.search(r"REPORT (\S+)", out.inner_text()).group(1)
+
+        assert page.evaluate(JS_RESTART)
+        page.wait_for_function(JS_KERNEL_IDLE, arg=name, polling=250)
+        page.locator(".jp-Notebook .jp-Cell").nth(3).click()
+        _run_selected(page, name)  # a new kernel reads the log
+        after = page.locator(".jp-Notebook .jp-Cell").nth(3).locator(".jp-OutputArea-output")
+        expect(after).to_contain_text("RATINGS [-1, 1]")
+        expect(after).to_contain_text("KEPT 1 REJECTED 1 JOBS 4")
+
+        page.goto("file://" + report)  # the shared file, opened from disk as a recipient would
+        imgs = page.locator("img")
+        expect(imgs).to_have_count(4)
+        for img in imgs.all():
+            img.scroll_into_view_if_needed()
+            assert img.evaluate("i => i.complete && i.naturalWidth > 0"), "an image did not decode"
+        expect(page.locator("th.prompt", has_text="<script>window.__xss=1</script>")).to_have_count(1)
+        expect(page.get_by_text("👍 kept")).to_have_count(1)
+        expect(page.get_by_text("👎 rejected")).to_have_count(1)
+        assert page.evaluate("() => window.__xss") is None, "a prompt's script ran in the report"
+        assert page.locator("script").count() == 0
+        save_shot(page, "report-grid.png")
+    except Exception:
+        report_failure(page, lab, "lab-grid-rate")
         raise

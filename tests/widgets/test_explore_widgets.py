@@ -123,3 +123,21 @@ async def test_load_puts_a_past_request_back(aio: Any) -> None:
     assert st.params()["seeds"] == 22222
     st.load("veo31-video", {"prompt": "waves"})
     assert "seeds" not in st.params()
+
+
+async def test_compare_grid_as_a_comparison(session: Session, nb_cwd: Path) -> None:
+    g = CompareGrid(session, tick=0.05)
+    g.prompts.value = "a kite\n<script>x</script> a boat"
+    g.models.value = ("text-to-image", "nano-banana")
+    g.start_button.click()
+    g.confirm_box.confirm_button.click()
+    await until(lambda: len(g.cards) == 4)
+    await g.wait(TIMEOUT)
+    first = g.cards[(0, 0)]
+    first.rating.up.click()
+    comp = g.comparison()
+    assert len(comp.cells) == 4 and all(c.status == "completed" and c.path for c in comp.cells)
+    s = comp.summary()
+    assert s.loc["text-to-image", "kept"] == 1 and s.loc["text-to-image", "credits_per_kept"] == 2.0
+    html = comp.to_html(nb_cwd / "grid.html").read_text()
+    assert "&lt;script&gt;x&lt;/script&gt; a boat" in html and html.count('<img src="data:image/') == 4
