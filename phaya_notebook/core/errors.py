@@ -113,11 +113,16 @@ class PhayaError(Exception):
             raise AttributeError("_render_traceback_")
         return self._concise_traceback
 
+    def fix(self) -> str:
+        """What to do about it (``hint``, or worked out from the error's own fields)."""
+        return self.hint
+
     def _concise_traceback(self) -> list[str]:
         red, bold, reset = "\x1b[0;31m", "\x1b[1m", "\x1b[0m"
         lines = [f"{red}{type(self).__name__}{reset}: {bold}{self.message}{reset}"]
-        if self.hint:
-            lines.append(f"  → {scrub(self.hint)}")
+        fix = self.fix()
+        if fix:
+            lines.append(f"  → {scrub(fix)}")
         lines.append("  (%tb shows the full traceback)")
         return lines
 
@@ -259,8 +264,7 @@ class TransportError(PhayaError):
 
 
 class JobFailed(PhayaError):
-    @property  # type: ignore[override]
-    def hint(self) -> str:
+    def fix(self) -> str:
         money = "its credits were refunded" if self.refunded else "phaya.jobs() shows what it was charged"
         return f"{money}; try another prompt or model"
 
