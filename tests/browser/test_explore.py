@@ -51,15 +51,18 @@ JS_RUN_CELL_AND_NEXT = """async () => {
 
 
 def write_notebook(root, name: str, cells: list[str]) -> str:
+    """In a folder of its own: the kernel runs there, so each test has its own job log."""
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, root / name)
+    folder = root / name.removesuffix(".ipynb")
+    folder.mkdir(exist_ok=True)
+    nbformat.write(nb, folder / name)
     return name
 
 
 def open_notebook(page, server, name: str) -> None:
-    page.goto(server.url(f"/lab/tree/{name}?reset"))
+    page.goto(server.url(f"/lab/tree/{name.removesuffix('.ipynb')}/{name}?reset"))
     page.wait_for_function(JS_KERNEL_IDLE, arg=name, polling=250)
 
 
@@ -172,4 +175,61 @@ def test_grid_ratings_survive_a_restart_and_the_report_opens(lab, page) -> None:
         save_shot(page, "report-grid.png")
     except Exception:
         report_failure(page, lab, "lab-grid-rate")
+        raise
+
+
+FILL = """\
+import time
+seeds = [phaya.generate("text-to-image", prompt=f"seed image {i}") for i in range(3)]
+now = time.time()
+phaya.log.record_many([
+    {"job_id": f"bulk-{i:05d}", "kind": "job", "service": "text-to-image", "model": "Z-Image",
+     "prompt": f"bulk prompt {i}", "status": "completed", "estimated": 1.0, "charged": 1.0,
+     "refunded": 0.0, "duration": 5.0, "created_at": now + 10 + i, "paths": [str(seeds[i % 3].path)]}
+    for i in range(10_000)])
+print("ROWS", len(phaya.log))"""
+GALLERY = """\
+gallery = phaya.gallery()
+gallery"""
+CHECK = """print("RATED", phaya.log.get("bulk-09999")["rating"])"""
+JS_RUN_TIMED = """() => {
+  window.__t0 = performance.now();
+  window.jupyterapp.commands.execute('notebook:run-cell-and-select-next');
+}"""
+JS_PAGE_READY = """() => {
+  const cards = document.querySelectorAll('.phaya-history-card');
+  if (cards.length < 24) return false;
+  for (const img of document.querySelectorAll('.phaya-history-card img'))
+    if (!(img.complete && img.naturalWidth > 0)) return false;
+  return performance.now() - window.__t0;
+}"""
+
+
+def test_gallery_of_10000_jobs_in_jupyterlab(lab, page) -> None:
+    name = write_notebook(lab.root, "gallery.ipynb", [SETUP, FILL, GALLERY, CHECK])
+    try:
+        open_notebook(page, lab, name)
+        page.locator(".jp-Notebook .jp-Cell").first.click()
+        _run_selected(page, name)
+        _run_selected(page, name)
+        expect(page.locator(".jp-Notebook .jp-Cell").nth(1)).to_contain_text("ROWS 10003")
+        page.evaluate(JS_RUN_TIMED)
+        ms = page.wait_for_function(JS_PAGE_READY, polling=20).json_value()
+        gallery = page.locator(".phaya-history")
+        expect(gallery.locator(".phaya-page")).to_contain_text("of 10,003")
+        print(f"gallery over 10,003 jobs: first page of 24 visible with images in {ms:.0f} ms")
+        # the 1 s target is the kernel side (bench_gallery.py); JupyterLab drawing ~150 widget
+        # models adds 0.7-1.4 s on this shared machine: a ceiling that catches a regression
+        assert ms < 3000, f"first gallery page took {ms:.0f} ms in the browser"
+        save_shot(page, "lab-gallery.png")
+        gallery.locator(".phaya-history-card").first.locator("button.phaya-rate-up").click()
+        expect(gallery.locator(".phaya-history-card").first.locator("button.phaya-rated")).to_have_count(1)
+        page.wait_for_function(JS_KERNEL_IDLE, arg=name, polling=250)
+        page.locator(".jp-Notebook .jp-Cell").nth(3).click()
+        _run_selected(page, name)
+        expect(page.locator(".jp-Notebook .jp-Cell").nth(3)).to_contain_text("RATED 1")
+        gallery.locator("button", has_text="Older").click()
+        expect(gallery.locator(".phaya-page")).to_contain_text("page 2 of 417")
+    except Exception:
+        report_failure(page, lab, "lab-gallery")
         raise

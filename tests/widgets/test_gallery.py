@@ -59,7 +59,8 @@ async def test_pages_filters_rating_and_remix(session: Session) -> None:
     g.text.value = "boat 3"
     assert g.total == 1 and g.rows[0]["prompt"] == "boat 3"
     card = g.grid.children[0]
-    rate = next(c for c in card.children[1].children if "phaya-rating" in c._dom_classes)
+    rate = card.children[1]
+    assert "phaya-rating" in rate._dom_classes
     rate.up.click()
     assert session.log.get(g.rows[0]["job_id"])["rating"] == 1
     g.text.value = ""
