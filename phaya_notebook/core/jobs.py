@@ -63,7 +63,7 @@ class Result:
     def __repr__(self) -> str:
         what = (repr(self.text[:60] + ("…" if len(self.text) > 60 else "")) if self.text and not self.character_id
                 else self.character_id or ", ".join(str(p) for p in self.paths) or self.url)
-        return f"<Result {self.service} {self.job_id[:8]} {self.media}: {what} ({self.credits:g} credits)>"
+        return f"<Result {self.service} {self.job_id[:8]} {self.media}: {what} ({catalog.credits_text(self.credits)})>"
 
     @property
     def url(self) -> str | None:
