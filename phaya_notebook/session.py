@@ -32,7 +32,7 @@ from .compare import Comparison, ModelSpec, check_money, plan, run
 from .core.chat import ChatEvent
 from .core.errors import InvalidParams, JobFailed, JobTimeout, NotFound, PhayaError
 from .core.jobs import Result
-from .core.sync import Phaya
+from .core.sync import Phaya, SyncJob
 from .joblog import JobLog, parse_time
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -195,9 +195,21 @@ class Session(Phaya):
             live.clear()  # nothing started: the error says why
             raise
         row.job = job
+        return await self._follow(live, job, on_progress, timeout)
+
+    @staticmethod
+    async def _follow(live: progress.LiveProgress, job: Any, on_progress: Any, timeout: float | None) -> Result:
         result = await live.watch(job.wait(on_progress=on_progress, timeout=timeout))
         live.replace(result)
         return result
+
+    def submit(self, service: str | catalog.Service, *, confirm: bool = False, tags: tuple[str, ...] = (),
+               watch: bool = False, **params: Any) -> SyncJob:
+        """The job at once; its ``wait()`` shows live progress in a notebook."""
+        return _LiveJob(super().submit(service, confirm=confirm, tags=tags, watch=watch, **params).aio, self)
+
+    def job(self, service: str | catalog.Service, job_id: str) -> SyncJob:
+        return _LiveJob(super().job(service, job_id).aio, self)
 
     def _quiet_reconcile(self) -> None:
         try:
@@ -362,6 +374,23 @@ class Session(Phaya):
             super().close()
         finally:
             self.log.close()
+
+
+class _LiveJob(SyncJob):
+    """A SyncJob whose blocking ``wait()`` shows a live progress line in a notebook."""
+
+    def wait(self, *, on_progress: Any = None, timeout: float | None = None) -> Result:
+        owner = self._owner
+        if not progress.in_kernel() or not isinstance(owner, Session):
+            return super().wait(on_progress=on_progress, timeout=timeout)
+
+        async def follow() -> Result:
+            job = self._job
+            live = progress.LiveProgress()
+            live.add(f"{job.service.label} ({job.service.name})", job.estimate.credits).job = job
+            return await owner._follow(live, job, on_progress, timeout)
+
+        return owner._run(follow())
 
 
 def connect(api_key: str | None = None, base_url: str | None = None, *,

@@ -32,6 +32,9 @@ phaya = phaya_notebook.connect()"""
 GENERATE = 'video = phaya.generate("sora2-text-to-video", prompt="waves rolling onto a beach at dusk")'
 SHOW = 'phaya.generate("text-to-image", prompt="a paper boat")'
 COMPARE = 'comparison = phaya.compare(["a paper boat", "a kite"], ["text-to-image", "nano-banana"])'
+WAIT = """\
+job = phaya.submit("nano-banana", prompt="a lantern")
+result = job.wait()"""
 
 
 class RecordingClient(NotebookClient):
@@ -65,7 +68,7 @@ def _run(cells: list[str], work: Path) -> RecordingClient:
 
 def test_generate_compare_show_live_lines_replaced_by_the_result() -> None:
     with tempfile.TemporaryDirectory(prefix="phaya-progress-") as tmp:
-        client = _run([SETUP, GENERATE, SHOW, COMPARE], Path(tmp))
+        client = _run([SETUP, GENERATE, SHOW, COMPARE, WAIT], Path(tmp))
     nb = client.nb
 
     # generate: a line within 1 s, several different lines while running, then the video
@@ -96,6 +99,11 @@ def test_generate_compare_show_live_lines_replaced_by_the_result() -> None:
     assert counts and counts[-1] == 4 and min(counts) == 0, counts
     assert "6 credits so far" in texts[-1]  # 2 x Z-Image (1) + 2 x Nano Banana (2)
     assert texts[-1].count("✅") == 4, texts[-1]
+
+    # submit() then wait(): the same live line, then the image
+    texts = [m[3] for m in client.seen if m[1] == 4]
+    assert any("Nano Banana 2" in t and "s / ~" in t for t in texts), texts
+    assert "<img" in texts[-1] and len(nb.cells[4].outputs) == 1
 
 
 SCRIPT = """
