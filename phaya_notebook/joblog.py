@@ -42,7 +42,7 @@ __all__ = ["COLUMNS", "TERMINAL", "JobLog", "JobLogError", "JobRecorder", "defau
 
 #: PRAGMA application_id of our files ("PHYA"): a foreign SQLite file has another one.
 APPLICATION_ID = 0x50485941
-SCHEMA_VERSION = 3  # 2: the ``output`` column (results that are not files); 3: ``rating``
+SCHEMA_VERSION = 3  # 2: the ``output`` column (results that are not files); 3: ``key_id``, ``download``, ``rating``
 #: Row statuses that end a job: the catalog's, plus "lost" (the server no longer knows it).
 TERMINAL = (*catalog.TERMINAL, "lost")
 #: Every status a row can have.
@@ -50,7 +50,7 @@ STATUSES = ("pending", "queued", "processing", *TERMINAL)
 #: Columns that describe the job as submitted: the first value written wins (a resumed
 #: job, which knows less, never blanks them out).
 _KEEP_FIRST = ("kind", "service", "model", "prompt", "params", "estimated", "created_at", "tags",
-               "session", "base_url")
+               "session", "base_url", "key_id")
 _log = logging.getLogger("phaya_notebook.joblog")
 _SQLITE_HEADER = b"SQLite format 3\x00"
 #: Tolerance when comparing credit amounts (prices have at most 6 decimals).
@@ -84,7 +84,12 @@ COLUMNS: dict[str, str] = {
     "tags": "TEXT",
     "session": "TEXT",
     "base_url": "TEXT",
-    "rating": "INTEGER",  # 1 kept, -1 rejected, NULL not rated (schema 3)
+    #: a non-secret name of the key that created the job (resume() skips other keys' jobs)
+    "key_id": "TEXT",
+    #: media of a completed job: 'cached' (all files on disk) or 'pending' (a download failed; retried)
+    "download": "TEXT",
+    #: 1 kept, -1 rejected, NULL not rated (phaya.rate, the 👍/👎 on result cards)
+    "rating": "INTEGER",
 }
 _JSON_COLUMNS = ("params", "urls", "paths", "tags")
 _TIME_COLUMNS = ("created_at", "updated_at", "finished_at")
@@ -400,7 +405,8 @@ class JobLog:
 
         Returns the listener (``client.remove_listener(it)`` detaches it).
         """
-        recorder = JobRecorder(self, session or uuid.uuid4().hex[:12], getattr(client, "base_url", None))
+        recorder = JobRecorder(self, session or uuid.uuid4().hex[:12], getattr(client, "base_url", None),
+                               getattr(client, "key_id", None))
         client.add_listener(recorder)
         return recorder
 
@@ -425,6 +431,17 @@ class JobLog:
     def unfinished(self, base_url: str | None = None) -> list[dict[str, Any]]:
         """Rows that were not terminal (the kernel died or the wait was interrupted)."""
         sql = f"SELECT job_id FROM jobs WHERE kind = 'job' AND status NOT IN ({_TERMINAL_SQL})"
+        args: list[Any] = []
+        if base_url is not None:
+            sql += " AND base_url = ?"
+            args.append(base_url)
+        with self._lock:
+            ids = [r[0] for r in self.conn.execute(sql + " ORDER BY created_at", args)]
+        return [row for i in ids if (row := self.get(i)) is not None]
+
+    def pending_downloads(self, base_url: str | None = None) -> list[dict[str, Any]]:
+        """Completed (paid) jobs whose media is not on disk yet: a download failed."""
+        sql = "SELECT job_id FROM jobs WHERE kind = 'job' AND status = 'completed' AND download = 'pending'"
         args: list[Any] = []
         if base_url is not None:
             sql += " AND base_url = ?"
@@ -656,10 +673,11 @@ class JobRecorder:
     refunded, error, tags, created_at, finished_at, elapsed, done, fields, result``).
     """
 
-    def __init__(self, joblog: JobLog, session_id: str | None, base_url: str | None):
+    def __init__(self, joblog: JobLog, session_id: str | None, base_url: str | None, key_id: str | None = None):
         self.log = joblog
         self.session_id = session_id
         self.base_url = base_url
+        self.key_id = key_id
 
     def __call__(self, event: Any) -> None:
         if getattr(event, "kind", None) == "chat":  # a ChatEvent: the session logs those
@@ -676,7 +694,7 @@ class JobRecorder:
             "prompt": _prompt_of(job.params), "params": job.params or None,
             "estimated": job.estimate.credits if job.estimate.basis != "resumed" else None,
             "status": job.status, "created_at": job.created_at, "tags": list(job.tags) or None,
-            "session": self.session_id, "base_url": self.base_url,
+            "session": self.session_id, "base_url": self.base_url, "key_id": self.key_id,
         }
         if job.charged is not None:
             f["charged"] = job.charged
@@ -703,6 +721,9 @@ class JobRecorder:
                     f["output"] = job.result.text
                 if job.result.download_errors:
                     f["error"] = "; ".join(job.result.download_errors)
+                    f["download"] = "pending"  # paid for, not on disk yet: retried, and resume() collects it
+                elif job.result.paths:
+                    f["download"] = "cached"
         return f
 
 

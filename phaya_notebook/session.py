@@ -19,21 +19,26 @@ history (:meth:`Session.reconcile`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
+import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import catalog, progress
 from .compare import Comparison, ModelSpec, check_money, plan, run
 from .core.chat import ChatEvent
-from .core.errors import InvalidParams, JobFailed, JobTimeout, NotFound, PhayaError
+from .core.errors import FolderNotWritable, InvalidParams, JobFailed, JobTimeout, NotFound, PhayaError
 from .core.jobs import Result
+from .core.launch import embedded_info, is_embedded
+from .core.media import default_cache_dir
 from .core.sync import Phaya, SyncJob
-from .joblog import JobLog, parse_time
+from .joblog import JobLog, default_log_path, parse_time
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -44,6 +49,8 @@ log = logging.getLogger("phaya_notebook.session")
 
 #: Most transactions one reconcile asks the credits history for.
 HISTORY_LIMIT = 1000
+#: Waits before each new try of a failed media download (seconds; then resume() takes over).
+DOWNLOAD_RETRY_SECONDS = (2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 120.0, 300.0)
 
 
 class Session(Phaya):
@@ -68,6 +75,8 @@ class Session(Phaya):
         self._recorder = self.log.attach(self.aio, session=self.session_id)
         self.aio.add_listener(self._on_chat)
         self.aio.add_listener(self._give_rater)
+        self._downloads: dict[str, asyncio.Task[bool]] = {}
+        self.aio.add_listener(self._on_completed)
 
     def __repr__(self) -> str:
         return super().__repr__().rstrip(">") + f" log={str(self.log.path)!r}>"
@@ -116,6 +125,59 @@ class Session(Phaya):
                                  duration=event.duration)
         except (sqlite3.Error, OSError) as exc:
             log.error("job log %s could not record a chat call: %s", self.log.path, exc)
+
+    # ------------------------------------------------------------- downloads that failed
+
+    def _on_completed(self, event: Any) -> None:
+        """A paid result whose media did not download: retry in the background, with backoff."""
+        result = getattr(getattr(event, "job", None), "result", None)
+        if getattr(event, "kind", None) != "completed" or result is None or result.cached:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # resume() collects it
+        if result.job_id not in self._downloads:
+            self._downloads[result.job_id] = loop.create_task(self._redownload(result),
+                                                              name=f"phaya-download-{result.job_id[:8]}")
+
+    async def _redownload(self, result: Result) -> bool:
+        """Try again after each delay (seconds, divided by the time scale) until the files are cached."""
+        try:
+            for delay in DOWNLOAD_RETRY_SECONDS:
+                await asyncio.sleep(delay / self.aio.time_scale)
+                if await self._download_now(result):
+                    return True
+            log.warning("media of job %s still not downloaded (%s); phaya.resume() will try again",
+                        result.job_id, "; ".join(result.download_errors))
+            return False
+        finally:
+            self._downloads.pop(result.job_id, None)
+
+    async def _download_now(self, result: Result) -> bool:
+        ok = await self.aio.fetch_media(result)
+        if ok:
+            self.log.record(result.job_id, paths=[str(p) for p in result.paths], download="cached", error=None)
+        else:
+            self.log.record(result.job_id, error="; ".join(result.download_errors), download="pending")
+        return ok
+
+    async def _collect(self, row: dict[str, Any]) -> Result:
+        """A logged, completed job whose media is missing: download it now (the retry stops)."""
+        task = self._downloads.pop(row["job_id"], None)
+        if task is not None:
+            with contextlib.suppress(RuntimeError):  # its loop may be gone
+                task.cancel()
+        job = self.aio._jobs.get((row["service"], row["job_id"]))
+        if job is not None and job.result is not None:
+            result = job.result
+        else:
+            svc = catalog.resolve_service(row["service"])
+            result = Result(row["job_id"], svc.name, svc.media, list(row.get("urls") or []), [], {},
+                            credits=float(row.get("charged") or 0.0), text=row.get("output"),
+                            download_errors=["not downloaded yet"])
+        await self._download_now(result)
+        return result
 
     # ------------------------------------------------------------- the pandas view
 
@@ -262,9 +324,20 @@ class Session(Phaya):
         return self._run(self.aresume(timeout=timeout))
 
     async def aresume(self, *, timeout: float | None = None) -> list[Result]:
-        rows = self.log.unfinished(self.aio.base_url)
-        if not rows:
+        rows, undownloaded, skipped = self._resumable()
+        if not rows and not undownloaded:
+            print("phaya: nothing to resume" + (f": {skipped}" if skipped else " (no unfinished job in this log)"))
             return []
+        collected = [await self._collect(r) for r in undownloaded]
+        fetched = [r for r in collected if r.cached]
+        if undownloaded:
+            print(f"phaya: downloaded the media of {len(fetched)} of {len(undownloaded)} completed job(s) "
+                  "that were not cached yet" + ("" if len(fetched) == len(undownloaded) else
+                                                 f" ({collected[0].download_errors[0]}; try again later)"))
+        if not rows:
+            if skipped:
+                print(f"phaya: skipped {skipped}")
+            return fetched
 
         live = progress.live("resume")
         lines = {r["job_id"]: live.add(f"{r['service']} {r['job_id'][:8]}", r.get("estimated"))
@@ -300,8 +373,40 @@ class Session(Phaya):
         except PhayaError as exc:
             log.warning("could not reconcile resumed jobs: %s", exc)
         print(f"phaya: resumed {len(rows)} unfinished job(s): {len(results)} completed"
-              + (f", {len(errors)} could not be re-attached ({errors[0]})" if errors else ""))
-        return results
+              + (f", {len(errors)} could not be re-attached ({errors[0]})" if errors else "")
+              + (f"; skipped {skipped}" if skipped else ""))
+        return fetched + results
+
+    def _resumable(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
+        """Unfinished rows this client can re-attach, completed rows whose media is missing,
+        and a sentence on the ones it cannot take.
+
+        A row is this client's when it was made on this server (this base URL, or an earlier
+        URL of the same persistent sandbox) with this key (rows older than the ``key_id``
+        column are tried). The others are left as they are: another server or key may
+        still finish them.
+        """
+        here = {self.aio.base_url.rstrip("/")}
+        info = embedded_info() if is_embedded(self.aio.base_url) else None
+        if info:
+            here.update(str(u).rstrip("/") for u in info.get("former_urls") or [])
+        mine: list[dict[str, Any]] = []
+        servers: dict[str, int] = {}
+        keys = 0
+        for row in self.log.unfinished():
+            url = str(row.get("base_url") or "").rstrip("/")
+            if url not in here:
+                servers[str(row.get("base_url"))] = servers.get(str(row.get("base_url")), 0) + 1
+            elif url == self.aio.base_url.rstrip("/") and row.get("key_id") and row["key_id"] != self.aio.key_id:
+                keys += 1
+            else:
+                mine.append(row)
+        parts = [f"{n} job(s) of another server ({url})" for url, n in servers.items()]
+        if keys:
+            parts.append(f"{keys} job(s) of another key on this server")
+        undownloaded = [r for r in self.log.pending_downloads()
+                        if str(r.get("base_url") or "").rstrip("/") in here]
+        return mine, undownloaded, ", ".join(parts)
 
     # ------------------------------------------------------------- compare
 
@@ -367,6 +472,10 @@ class Session(Phaya):
     # ------------------------------------------------------------- closing
 
     def close(self) -> None:
+        for task in list(self._downloads.values()):
+            with contextlib.suppress(RuntimeError):  # resume() in a later session takes over
+                task.cancel()
+        self.aio.remove_listener(self._on_completed)
         self.aio.remove_listener(self._recorder)
         self.aio.remove_listener(self._on_chat)
         self.aio.remove_listener(self._give_rater)
@@ -374,6 +483,54 @@ class Session(Phaya):
             super().close()
         finally:
             self.log.close()
+
+
+def _writable(path: Path, what: str, variable: str, argument: str) -> None:
+    """Raise FolderNotWritable unless ``path`` (a folder, made on demand) can hold new files.
+
+    Probed by creating (and removing) a file in the folder, or in its nearest existing
+    parent: permission bits alone say nothing for root, a read-only mount or a parent
+    that is a file. Nothing is left behind.
+    """
+    path = path.absolute()
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    problem = ""
+    if not probe.is_dir():
+        problem = f"{probe} is a file, not a folder"
+    else:
+        try:
+            fd, name = tempfile.mkstemp(dir=probe, prefix=".phaya-write-check-")
+            os.close(fd)
+            os.unlink(name)
+        except OSError as exc:
+            problem = f"{probe} cannot be written ({exc.strerror or exc})"
+    if problem:
+        raise FolderNotWritable(
+            f"phaya: the {what} cannot be kept in {path}: {problem}. Set {variable} to a writable "
+            f"place (or pass {argument}=...), or run the notebook from a folder you can write to.",
+            path=str(path), variable=variable)
+
+
+def check_folders(log_path: str | os.PathLike[str] | None = None,
+                  cache_dir: str | os.PathLike[str] | None = None) -> None:
+    """The job log's and the media cache's folders can be written (before anything starts).
+
+    A log given as a URL (``postgresql://...``) is a server's business, not a folder's.
+    """
+    where = str(log_path if log_path is not None else os.environ.get("PHAYA_LOG") or "")
+    if "://" in where:
+        _writable(Path(cache_dir) if cache_dir is not None else default_cache_dir(), "media cache",
+                  "PHAYA_CACHE_DIR", "cache_dir")
+        return
+    log_file = Path(log_path) if log_path is not None else default_log_path()
+    if log_file.exists() and not log_file.is_dir() and not os.access(log_file, os.W_OK):
+        raise FolderNotWritable(f"phaya: the job log {log_file} is read-only. Set PHAYA_LOG to a writable "
+                                "file (or pass log_path=...).", path=str(log_file), variable="PHAYA_LOG")
+    _writable(log_file.parent, "job log", "PHAYA_LOG", "log_path")
+    _writable(Path(cache_dir) if cache_dir is not None else default_cache_dir(), "media cache",
+              "PHAYA_CACHE_DIR", "cache_dir")
 
 
 class _LiveJob(SyncJob):
@@ -396,7 +553,12 @@ class _LiveJob(SyncJob):
 def connect(api_key: str | None = None, base_url: str | None = None, *,
             log_path: str | os.PathLike[str] | None = None, max_credits: float | None = None,
             confirm_above: float = 10.0, **kw: Any) -> Session:
-    """A Session on the real Phaya (key given or ``PHAYA_API_KEY``), else on the offline sandbox."""
+    """A Session on the real Phaya (key given or ``PHAYA_API_KEY``), else on the offline sandbox.
+
+    The job log's and media cache's folders are checked first: an unwritable one is a
+    :class:`FolderNotWritable` naming the variable to set, before any sandbox or request.
+    """
+    check_folders(log_path, kw.get("cache_dir"))
     key = api_key or os.environ.get("PHAYA_API_KEY")
     if not key and not base_url:
         from .core.launch import embedded_sandbox

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import pathlib
@@ -160,6 +161,11 @@ class AsyncPhaya:
         return repr(self._key)
 
     @property
+    def key_id(self) -> str:
+        """A stable, non-secret name for the key (the job log keeps it to tell keys apart)."""
+        return "key-" + hashlib.sha256(self._key.get().encode()).hexdigest()[:10]
+
+    @property
     def scheduler(self) -> PollScheduler:
         return self._scheduler
 
@@ -211,6 +217,8 @@ class AsyncPhaya:
                                                  f"({type(exc).__name__})")
                 if attempt < retries:
                     attempt += 1
+                    if self.is_sandbox and await self._revive_sandbox():
+                        continue  # the persistent sandbox was down: started again (nothing was sent)
                     await self._backoff(attempt)
                     continue
                 raise err from exc
@@ -260,6 +268,12 @@ class AsyncPhaya:
                     await self._backoff(attempt)
                     continue
                 raise err from None
+
+    async def _revive_sandbox(self) -> bool:
+        """The embedded sandbox stopped (killed, stopped, rebooted): start it again, same URL."""
+        from .launch import is_embedded, revive
+
+        return is_embedded(self.base_url) and await asyncio.to_thread(revive, self.base_url)
 
     async def _get(self, path: str, **kw: Any) -> Any:
         return await self._call("GET", path, **kw)
@@ -497,17 +511,35 @@ class AsyncPhaya:
         result = Result(job.id, job.service.name, job.service.media, urls, [], data,
                         credits=float(job.charged or 0.0), character_id=char, text=text or char)
         if self.download:
-            for url in urls:
-                try:
-                    content, ctype = await self._fetch(url)
-                except PhayaError as exc:
-                    result.download_errors.append(f"{url}: {exc}")
-                    continue
-                path = await asyncio.to_thread(self.cache.store, content, guess_ext(url, ctype))
-                result.paths.append(path)
-                result.mime_types.append(guess_mime(path, ctype))
-                result.sizes.append(len(content))
+            await self.fetch_media(result)
         return result
+
+    async def fetch_media(self, result: Result) -> bool:
+        """Download a result's files into the cache (again); True when every file is local.
+
+        A paid result whose download failed keeps its URLs and ``download_errors``; calling
+        this later (the session retries with backoff, ``resume()`` too) fills ``paths`` in
+        URL order once every file came. GETs only: never a new create.
+        """
+        paths: list[pathlib.Path] = []
+        mimes: list[str] = []
+        sizes: list[int] = []
+        errors: list[str] = []
+        for url in result.urls:
+            try:
+                content, ctype = await self._fetch(url)
+            except PhayaError as exc:
+                errors.append(f"{url}: {exc}")
+                continue
+            path = await asyncio.to_thread(self.cache.store, content, guess_ext(url, ctype))
+            paths.append(path)
+            mimes.append(guess_mime(path, ctype))
+            sizes.append(len(content))
+        if errors and result.paths:  # keep what an earlier try already has
+            return False
+        result.paths[:], result.mime_types[:], result.sizes[:] = paths, mimes, sizes
+        result.download_errors[:] = errors
+        return not errors
 
     async def _fetch(self, url: str) -> tuple[bytes, str | None]:
         """Download a result file. The key goes only to the API's own host, and only if it asks."""

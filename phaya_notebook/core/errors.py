@@ -15,7 +15,8 @@
     ├── JobTimeout                 waited long enough; the job id stays usable (.job)
     ├── ConfirmationRequired       price above confirm_above: pass confirm=True (.estimate)
     ├── BudgetExceeded             the session's max_credits would be overshot
-    └── AmbiguousCreate            a create may have reached the server and could not be reconciled
+    ├── AmbiguousCreate            a create may have reached the server and could not be reconciled
+    └── FolderNotWritable          the job log's or media cache's folder cannot be written (.variable)
 
 Errors are built from an HTTP answer in one place (:meth:`PhayaError.from_response`)
 and every message passes through :func:`scrub`, so the API key never appears in one.
@@ -39,6 +40,7 @@ __all__ = [
     "AuthenticationError",
     "BudgetExceeded",
     "ConfirmationRequired",
+    "FolderNotWritable",
     "InsufficientCredits",
     "InvalidParams",
     "JobFailed",
@@ -310,3 +312,13 @@ class AmbiguousCreate(PhayaError):
         super().__init__(message)
         self.service = service
         self.sent_at = sent_at
+
+
+class FolderNotWritable(PhayaError):
+    """Where the job log or the media cache would go cannot be written; checked before
+    anything starts (no sandbox, no request). ``variable`` names the setting to change."""
+
+    def __init__(self, message: str, *, path: str = "", variable: str = ""):
+        super().__init__(message)
+        self.path = path
+        self.variable = variable

@@ -63,7 +63,14 @@ class Result:
     def __repr__(self) -> str:
         what = (repr(self.text[:60] + ("…" if len(self.text) > 60 else "")) if self.text and not self.character_id
                 else self.character_id or ", ".join(str(p) for p in self.paths) or self.url)
-        return f"<Result {self.service} {self.job_id[:8]} {self.media}: {what} ({catalog.credits_text(self.credits)})>"
+        note = "; not cached yet (download failed, retrying)" if not self.cached else ""
+        return (f"<Result {self.service} {self.job_id[:8]} {self.media}: {what} "
+                f"({catalog.credits_text(self.credits)}{note})>")
+
+    @property
+    def cached(self) -> bool:
+        """False while a failed download of this paid result waits for its retry."""
+        return not self.download_errors
 
     @property
     def url(self) -> str | None:

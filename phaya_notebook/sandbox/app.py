@@ -13,6 +13,7 @@ import json
 import random
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -21,10 +22,11 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from phaya_notebook import catalog
 
 from . import chat, producers
-from .config import SandboxConfig
+from .config import SandboxConfig, key_id
 from .faults import Faults
 from .files import FileStore
 from .gate import Gate, admin_only
+from .persist import Store
 from .pools import MediaPools
 from .ratelimit import RateLimiter
 from .runner import FAIL, SLOW, SLOW_SECONDS, STUCK, Runner, markers
@@ -55,8 +57,10 @@ class Sandbox:
 
     def __init__(self, config: SandboxConfig):
         self.config = config
-        self.state = State(config)
-        self.files = FileStore(config.data_dir, config.url_ttl)
+        self.store = Store(Path(config.state_dir) / "state.sqlite3") if config.state_dir else None
+        self.state = State(config, self.store)
+        data_dir = str(Path(config.state_dir) / "media") if config.state_dir else config.data_dir
+        self.files = FileStore(data_dir, config.url_ttl, self.store)
         self.faults = Faults()
         self.limiter = RateLimiter(config.rate_limit, config.window)
         self.pools = MediaPools()
@@ -68,6 +72,8 @@ class Sandbox:
         self.runner.shutdown()
         self.pools.shutdown()
         self.files.close()
+        if self.store is not None:
+            self.store.close()
 
     # ------------------------------------------------------------ request helpers
 
@@ -79,6 +85,7 @@ class Sandbox:
             raise HTTPProblem(401, "Invalid or missing API key", {"WWW-Authenticate": "Bearer"})
         wait = self.limiter.hit(acct.key)
         if wait is not None:
+            self.faults.rate_limited(key_id(acct.key))
             raise HTTPProblem(429, "Rate limit exceeded", {"Retry-After": str(wait)})
         return acct
 
@@ -105,6 +112,7 @@ def create_app(config: SandboxConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
+        sb.runner.relaunch()  # jobs a previous run of a persistent sandbox left running
         yield
         sb.runner.shutdown()
 
@@ -204,12 +212,13 @@ def _create(sb: Sandbox, svc: catalog.Service) -> Callable[..., Awaitable[Any]]:
         price = float(catalog.estimate(svc, sent, facts).credits)
         typical = catalog.typical_seconds(svc, full)
         duration = sb.config.job_seconds(typical, sb.rng.uniform(0.7, 1.3))
+        found = markers(params)
+        flags = {name for name, marker in (("fail", FAIL), ("stuck", STUCK), ("slow", SLOW)) if marker in found}
         try:
-            job = sb.state.new_job(acct, svc, full, price, duration, charge_now=svc.charge_on == "create")
+            job = sb.state.new_job(acct, svc, full, price, duration, charge_now=svc.charge_on == "create",
+                                   flags=flags)
         except NotEnoughCredits as exc:
             raise HTTPProblem(402, str(exc)) from exc
-        found = markers(params)
-        job.fail, job.stuck, job.slow = FAIL in found, STUCK in found, SLOW in found
         sb.runner.launch(job)
         return {"success": True, "job_id": job.id, "status": svc.statuses[0], "credits_charged": float(job.charged)}
 
@@ -353,7 +362,7 @@ def _root_routes(app: FastAPI, sb: Sandbox) -> None:
     async def health() -> dict[str, Any]:
         """No token: clients read ``speed`` and ``time_scale`` here to time their polls."""
         c = sb.config
-        return {"ok": True, "speed": float(c.speed), "time_scale": float(c.time_scale),
+        return {"ok": True, "speed": float(c.speed), "time_scale": float(c.time_scale), "instance": c.instance,
                 "rate_limit": c.rate_limit, "window_seconds": c.window,
                 "status_cache_seconds": c.cache_interval}
 

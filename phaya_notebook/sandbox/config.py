@@ -46,6 +46,10 @@ class SandboxConfig:
     time_scale: float = 1.0
     url_ttl: float = 3600.0
     data_dir: str | None = None
+    #: a persistent sandbox's directory: state on disk (``state.sqlite3``), media under ``media/``
+    state_dir: str | None = None
+    #: names this sandbox across restarts (a persistent one keeps it in its state)
+    instance: str = field(default_factory=lambda: secrets.token_hex(8))
     admin_token: str = field(default_factory=lambda: secrets.token_hex(16))
     rate_limit: int = 60
     max_upload_mb: float = 100.0

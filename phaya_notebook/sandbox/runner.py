@@ -89,8 +89,10 @@ class Runner:
                 if job.service.name == "sora2-character":
                     job.account.characters.append({"character_id": job.result.get("character_id"),
                                                    "job_id": job.id, "created_at": iso(job.updated_at)})
+                    st.save_account(job.account)
             else:
                 st.refund(job)
+            st.save(job)
 
     def _settle(self, job: Job, result: dict[str, Any]) -> tuple[str, str | None]:
         st = self.state
@@ -119,6 +121,15 @@ class Runner:
         if job.task is not None:
             job.task.cancel()
         return True, f"Job cancelled; {job.charged:g} credits refunded"
+
+    def relaunch(self) -> int:
+        """Restart the clocks (and media) of jobs a previous run left unfinished; their due
+        times are absolute, so a job that was due during the downtime finishes at once."""
+        with self.state.lock:
+            waiting = [j for j in self.state.jobs.values() if j.terminal is None and j.task is None]
+        for job in waiting:
+            self.launch(job)
+        return len(waiting)
 
     def shutdown(self) -> None:
         for job in list(self.state.jobs.values()):
