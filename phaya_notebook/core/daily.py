@@ -33,7 +33,7 @@ class SpendStore(Protocol):
 
     def attach(self, reservation: int, job_id: str) -> None: ...
 
-    def settle_job(self, job_id: str, charged: float | None) -> None: ...
+    def settle_job(self, job_id: str, charged: float | None, only_reserved: bool = True) -> None: ...
 
     def spent_today(self) -> float: ...
 
@@ -99,6 +99,7 @@ class DailyCap:
         if reservation is not None:
             self.store.attach(reservation, job_id)
 
-    def settle_job(self, job_id: str, charged: float | None) -> None:
-        """A resumed job (its reservation made by an earlier process) ended: charged, or None if refunded."""
-        self.store.settle_job(job_id, None if charged is None else float(charged))
+    def settle_job(self, job_id: str, charged: float | None, only_reserved: bool = True) -> None:
+        """A job's charge became known by id: a resumed job (reserved by an earlier process) ended,
+        charged or (None) refunded; or, ``only_reserved=False``, the credits history corrected it."""
+        self.store.settle_job(job_id, None if charged is None else float(charged), only_reserved)

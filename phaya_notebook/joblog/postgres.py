@@ -136,6 +136,7 @@ class PgJobLog(JobLog):
     _TAG_SQL = ("EXISTS (SELECT 1 FROM jsonb_array_elements_text(jobs.tags::jsonb) AS tag(v) "
                 "WHERE tag.v = ?)")
     _GREATEST = "greatest"
+    _ROWID = "job_id"
 
     def __init__(self, path: Any = None, *, busy_timeout: float = 30.0):
         try:

@@ -164,15 +164,16 @@ class SqliteShared:
         with self.log._write() as conn:
             conn.execute("UPDATE spend_cap SET job_id = ? WHERE id = ?", (job_id, reservation))
 
-    def settle_job(self, job_id: str, charged: float | None) -> None:
-        """A job re-attached after a restart finished: settle (or release, None) what was reserved for it."""
+    def settle_job(self, job_id: str, charged: float | None, only_reserved: bool = True) -> None:
+        """Settle (or release, None) what was reserved for a job, found by its id: a job re-attached
+        after a restart finished; or (``only_reserved=False``) its real charge became known."""
+        state = " AND state = 'reserved'" if only_reserved else ""
         with self.log._write() as conn:
             if charged is None:
-                conn.execute("DELETE FROM spend_cap WHERE job_id = ? AND key_id = ? AND state = 'reserved'",
-                             (job_id, self.key))
+                conn.execute(f"DELETE FROM spend_cap WHERE job_id = ? AND key_id = ?{state}", (job_id, self.key))
             else:
-                conn.execute("UPDATE spend_cap SET amount = ?, state = 'settled', updated_at = ? WHERE job_id = ? "
-                             "AND key_id = ? AND state = 'reserved'", (charged, self.log._now(conn), job_id, self.key))
+                conn.execute(f"UPDATE spend_cap SET amount = ?, state = 'settled', updated_at = ? WHERE job_id = ? "
+                             f"AND key_id = ?{state}", (charged, self.log._now(conn), job_id, self.key))
 
     def release(self, reservation: int) -> None:
         """Nothing was charged (the create failed, the job was refunded): the credits are free again."""

@@ -48,6 +48,8 @@ def persistent(argv: list[str]) -> int:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    from .quirks import Quirks
+
     ap = argparse.ArgumentParser(prog="python -m phaya_notebook.sandbox", description=__doc__)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
@@ -61,10 +63,17 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--data-dir", default=None, help="where media files go (default: a temp dir)")
     ap.add_argument("--rate-limit", type=int, default=60, help="requests per window per key")
     ap.add_argument("--max-upload-mb", type=float, default=100.0)
+    ap.add_argument("--quirk", action="append", default=[], metavar="NAME[=VALUE]",
+                    help="reproduce a live API quirk: zero-credits-used, anonymous-history, 403, "
+                         "SERVICE=FACTOR (e.g. seedance-video=2); repeatable")
     args = ap.parse_args(argv)
     for name in ("speed", "time_scale", "url_ttl", "max_upload_mb"):
         if getattr(args, name) <= 0:
             ap.error(f"--{name.replace('_', '-')} must be > 0")
+    try:
+        args.quirks = Quirks.parse_cli(args.quirk)
+    except ValueError as exc:
+        ap.error(str(exc))
     return args
 
 
@@ -78,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     config = SandboxConfig.build(args.api_key, credits=args.credits, speed=args.speed,
                                  time_scale=args.time_scale, url_ttl=args.url_ttl, data_dir=args.data_dir,
-                                 rate_limit=args.rate_limit, max_upload_mb=args.max_upload_mb)
+                                 rate_limit=args.rate_limit, max_upload_mb=args.max_upload_mb,
+                                 quirks=args.quirks)
     try:
         server = SandboxServer(config, args.host, args.port)
     except OSError:

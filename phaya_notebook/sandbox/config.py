@@ -9,6 +9,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
+
+from .quirks import Quirks
 
 
 def new_key() -> str:
@@ -57,9 +60,20 @@ class SandboxConfig:
     video_max_side: int = 640
     video_fps: int = 12
     seed: int | None = None
+    #: the live API's quirks, off by default (``quirks.py``)
+    quirks: Quirks = field(default_factory=Quirks)
 
     @classmethod
-    def build(cls, api_keys: list[str] | None = None, credits: float = 100.0, **kw: object) -> SandboxConfig:
+    def build(cls, api_keys: list[str] | None = None, credits: float = 100.0, **kw: Any) -> SandboxConfig:
+        q = kw.pop("quirks", None)
+        if q is not None and not isinstance(q, Quirks):
+            quirks = Quirks()
+            problems = quirks.update(dict(q))
+            if problems:
+                raise ValueError("quirks: " + "; ".join(str(p) for p in problems))
+            kw["quirks"] = quirks
+        elif q is not None:
+            kw["quirks"] = q
         keys: dict[str, float] = {}
         for spec in api_keys or []:
             key, amount = parse_key_spec(spec, credits)

@@ -100,7 +100,7 @@ class Store:
                 "due_at": wall_of(job.started + job.duration), "duration": job.duration, "price": job.price,
                 "charged": job.charged, "refunded": job.refunded, "terminal": job.terminal, "error": job.error,
                 "result": job.result, "updated_at": job.updated_at, "fail": job.fail, "stuck": job.stuck,
-                "slow": job.slow}
+                "slow": job.slow, "task_id": getattr(job, "task_id", None)}
         self._exec("INSERT OR REPLACE INTO jobs(id, key, data) VALUES (?, ?, ?)",
                    (job.id, job.account.key, json.dumps(data, default=str)))
 

@@ -151,14 +151,21 @@ class Runner:
         idx = min(len(flow) - 1, max(0, int(frac * len(flow))))
         return flow[idx], max(0, min(99, int(frac * 100)))
 
+    def reported(self, job: Job) -> float:
+        """The ``credits_used`` a client is told: the charge, or 0 under the live quirk."""
+        quiet = self.state.config.quirks.zero_credits_used and job.service.name in catalog.SERVICES
+        return 0.0 if quiet else float(job.charged)
+
     def answer(self, job: Job, host: str) -> dict[str, Any]:
         status, progress = self.view(job)
         out: dict[str, Any] = {
             "success": True, "job_id": job.id, "status": status, "error": job.error,
-            "credits_used": job.charged, "refunded": job.refunded, "created_at": iso(job.created_at),
+            "credits_used": self.reported(job), "refunded": job.refunded, "created_at": iso(job.created_at),
             "updated_at": iso(job.updated_at if job.terminal else time.time()), "progress": progress}
         for name in job.service.result_fields:
             out[name] = absolute(job.result.get(name), host) if job.terminal == "completed" else None
+        if job.terminal == "completed":  # live: completed answers say how long the job took
+            out["processing_time_ms"] = int(round((job.updated_at - job.created_at) * 1000))
         return out
 
     def cached_answer(self, job: Job, host: str, interval: float) -> dict[str, Any]:

@@ -66,6 +66,8 @@ class Job:
     slow: bool = False
     cached: tuple[float, dict[str, Any]] | None = None
     task: Any = None
+    #: the upstream provider's task id, as live create answers carry it
+    task_id: str = field(default_factory=lambda: "task-" + uuid.uuid4().hex[:20])
 
     @property
     def prompt(self) -> str:
@@ -111,6 +113,8 @@ class State:
                 terminal=d["terminal"], error=d["error"], result=d["result"] or {},
                 updated_at=float(d["updated_at"]), fail=bool(d["fail"]), stuck=bool(d["stuck"]),
                 slow=bool(d["slow"]))
+            if d.get("task_id"):
+                self.jobs[job_id].task_id = str(d["task_id"])
 
     def save(self, job: Job) -> None:
         """Write a job's record through (no-op without a store)."""
