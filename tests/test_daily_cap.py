@@ -127,3 +127,20 @@ def test_bad_cap_is_refused_by_name(monkeypatch: pytest.MonkeyPatch, tmp_path: p
     monkeypatch.delenv("PHAYA_DAILY_CAP")
     with pytest.raises(ValueError, match=r"daily_cap=-1 is not allowed"):
         connect("k", "http://127.0.0.1:9/api/v1", log_path=tmp_path / "j.sqlite3", daily_cap=-1)
+
+
+def test_the_cap_counts_the_real_charge_when_the_answer_says_0(tmp_path: pathlib.Path) -> None:
+    """The live API answers credits_used 0: the cap keeps the estimate reserved, then takes the
+    charge the credits history shows (here 12 for a 6-credit estimate), never 0."""
+    from tests.sandboxes import running_sandbox
+
+    seedance = {"prompt": "waves at dusk", "resolution": "720p", "duration": "8"}  # catalog 6, live 12
+    with running_sandbox(speed=60.0, time_scale=10.0, credits=100.0, api_keys=["k-cap-quirk"],
+                         quirks={"zero_credits_used": True, "price_multipliers": {"seedance-video": 2.0}}) as sb, \
+            Session("k-cap-quirk", sb.base_url, log_path=tmp_path / "j.sqlite3", daily_cap=30,
+                    cache_dir=tmp_path / "m") as s:
+        result = s.generate("seedance-video", **seedance)
+        assert result.fields["credits_used"] == 0
+        assert s.daily_left == 18  # 30 - 12, as the server charged
+        rows = s.log.conn.execute("SELECT state, amount FROM spend_cap").fetchall()
+        assert [tuple(r) for r in rows] == [("settled", 12.0)]
