@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import nbclient  # in the test extra: a missing one is an error, never a silent skip
+import nbformat
 import pytest
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
 
 SPEED, TIME_SCALE = 2.0, 5.0  # Z-Image takes about 1 s: long enough to watch it run
 
