@@ -1,0 +1,81 @@
+"""The session budget's arithmetic, exactly: reserve, refuse, settle, release (no server).
+
+Small and fast on purpose: these are the tests the mutation run (scripts/mutation.sh)
+leans on to tell a broken money rule from a working one.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from phaya_notebook.core.client import AsyncPhaya
+from phaya_notebook.core.errors import BudgetExceeded
+
+
+def client(**kw: Any) -> AsyncPhaya:
+    return AsyncPhaya("sk-money-rules-0000", "http://127.0.0.1:9/api/v1", time_scale=1.0, **kw)
+
+
+def test_reserve_up_to_the_cap_exactly_then_refuse() -> None:
+    c = client(max_credits=3.0)
+    c._reserve(1.0)
+    c._reserve(2.0)  # exactly at the cap: allowed
+    assert c.committed_credits == 3.0
+    with pytest.raises(BudgetExceeded) as ei:
+        c._reserve(0.01)
+    err = ei.value
+    assert err.estimate == 0.01 and err.remaining == 0.0
+    assert str(err) == ("this job (~0.01 credits) would exceed the session budget max_credits=3 (0 left)")
+    assert c.committed_credits == 3.0  # a refusal reserves nothing
+
+
+def test_refusal_says_what_is_left_and_how_chat_can_fit() -> None:
+    c = client(max_credits=5.0)
+    c._reserve(1.5)
+    with pytest.raises(BudgetExceeded) as ei:
+        c._reserve(4.0, what="chat call")
+    assert ei.value.remaining == 3.5 and ei.value.estimate == 4.0
+    assert str(ei.value) == ("this chat call (up to 4 credits) would exceed the session budget max_credits=5 "
+                             "(3.5 left); a smaller max_tokens lowers that")
+
+
+def test_no_cap_never_refuses_and_unreserve_stops_at_zero() -> None:
+    c = client()
+    c._reserve(1e6)
+    assert c.committed_credits == 1e6
+    c._unreserve(4e5)
+    assert c.committed_credits == 6e5
+    c._unreserve(1e7)
+    assert c.committed_credits == 0.0
+
+
+def test_settle_lowers_the_reservation_to_the_charge_only() -> None:
+    c = client()
+    c._reserve(5.0)
+    job: Any = SimpleNamespace(charged=3.0, _reserved=5.0)
+    c._settle(job)
+    assert c.committed_credits == 3.0 and job._reserved == 3.0
+    c._settle(job)  # settling twice changes nothing
+    assert c.committed_credits == 3.0
+    dear: Any = SimpleNamespace(charged=9.0, _reserved=3.0)  # charged above the estimate: kept
+    c._settle(dear)
+    assert c.committed_credits == 3.0 and dear._reserved == 3.0
+    unknown: Any = SimpleNamespace(charged=None, _reserved=3.0)
+    c._settle(unknown)
+    assert c.committed_credits == 3.0 and unknown._reserved == 3.0
+    free: Any = SimpleNamespace(charged=0.0, _reserved=3.0)  # charged nothing: all of it back
+    c._settle(free)
+    assert c.committed_credits == 0.0 and free._reserved == 0.0
+
+
+def test_release_gives_back_the_whole_reservation_once() -> None:
+    c = client()
+    c._reserve(4.0)
+    job: Any = SimpleNamespace(_reserved=2.5)
+    c._release(job)
+    assert c.committed_credits == 1.5 and job._reserved == 0.0
+    c._release(job)
+    assert c.committed_credits == 1.5
