@@ -81,6 +81,20 @@ async def test_create_that_times_out_is_looked_up_and_never_resent(make_client: 
     await c.aclose()
 
 
+async def test_a_timed_out_create_is_told_apart_from_a_known_job_with_the_same_prompt(make_client: Any,
+                                                                                      admin: Any) -> None:
+    c = make_client(http_timeout=0.5)
+    p0 = posts(admin, "/text-to-image/generate")
+    first = await c.submit("text-to-image", prompt="the same prompt twice")
+    admin.fault("slow", 1, paths="/text-to-image/generate", seconds=1.0)
+    second = await c.submit("text-to-image", prompt="the same prompt twice")
+    # the history shows both; the one this client already knows is not the one it lost
+    assert c.stats["reconciled"] == 1 and second.id != first.id
+    assert posts(admin, "/text-to-image/generate") - p0 == 2
+    await asyncio.gather(first.wait(), second.wait())
+    await c.aclose()
+
+
 async def test_create_that_cannot_be_reconciled_is_not_resent(make_client: Any, admin: Any) -> None:
     c = make_client(http_timeout=0.5)
     before = await charged_jobs(c, "seedream")

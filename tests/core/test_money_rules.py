@@ -79,3 +79,24 @@ def test_release_gives_back_the_whole_reservation_once() -> None:
     assert c.committed_credits == 1.5 and job._reserved == 0.0
     c._release(job)
     assert c.committed_credits == 1.5
+
+
+def test_a_job_without_a_reservation_settles_and_releases_nothing() -> None:
+    c = client()
+    c._reserve(2.0)
+    bare: Any = SimpleNamespace(charged=0.5)  # e.g. a job object that never reserved
+    c._settle(bare)
+    c._release(bare)
+    assert c.committed_credits == 2.0 and bare._reserved == 0.0
+
+
+def test_a_pause_lasts_what_retry_after_says_and_never_less_than_nothing() -> None:
+    from phaya_notebook.core.budget import RequestBudget
+
+    b = RequestBudget(60)
+    b.pause(-5.0)
+    assert b.paused_for == 0.0 and b.rate_limited == 1
+    b.pause(0.2)
+    assert 0.0 < b.paused_for <= 0.2
+    b.pause(0.05)  # a shorter pause never cuts a longer one short
+    assert b.paused_for > 0.05 and b.rate_limited == 3
