@@ -100,3 +100,62 @@ def test_a_pause_lasts_what_retry_after_says_and_never_less_than_nothing() -> No
     assert 0.0 < b.paused_for <= 0.2
     b.pause(0.05)  # a shorter pause never cuts a longer one short
     assert b.paused_for > 0.05 and b.rate_limited == 3
+
+
+# ------------------------------------------------------------------ finding a lost create
+# A create that failed ambiguously is looked up before anything is sent again; picking
+# the wrong job, or none, means a lost result or a second charge. Mock servers here, so
+# each odd listing shape, old entry and foreign entry is exact.
+
+_NEW, _OLD = "2099-01-01T00:00:00Z", "2000-01-01T00:00:00Z"
+
+
+def _mock(history_path: str, listing: dict[str, Any], posts: list[str], looks: list[dict[str, str]]) -> AsyncPhaya:
+    import httpx
+
+    from .test_client_mock import client as mock_client
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.method == "POST":
+            posts.append(req.url.path)
+            return httpx.Response(502, text="bad gateway")  # answered: the handler may have run
+        if req.url.path.endswith(history_path):
+            looks.append(dict(req.url.params))
+            return httpx.Response(200, json=listing)
+        return httpx.Response(200, json={"status": "PROCESSING"})
+
+    return mock_client(handler)
+
+
+@pytest.mark.parametrize("key", ["jobs", "history", "data"])
+async def test_history_lookup_finds_only_the_new_unknown_job_with_this_prompt(key: str) -> None:
+    posts: list[str] = []
+    looks: list[dict[str, str]] = []
+    c = _mock("/text-to-image/history", {key: [
+        {"prompt": "a cat", "status": "PENDING", "created_at": _NEW},                  # no id
+        {"job_id": "stale", "prompt": "a cat", "status": "COMPLETED", "created_at": _OLD},
+        {"job_id": "dog", "prompt": "a dog", "status": "PENDING", "created_at": _NEW},
+        {"job_id": "wide", "prompt": "a cat", "aspect_ratio": "16:9", "created_at": _NEW},
+        {"job_id": "mine", "prompt": "a cat", "aspect_ratio": "1:1", "status": "PENDING", "created_at": _NEW},
+    ]}, posts, looks)
+    job = await c.submit("text-to-image", prompt="a cat", aspect_ratio="1:1")
+    assert job.id == "mine" and posts == ["/api/v1/text-to-image/generate"] and c.stats["reconciled"] == 1
+    assert looks == [{"limit": "50"}]
+    await c.aclose()
+
+
+@pytest.mark.parametrize("key", ["transactions", "history", "data"])
+async def test_ledger_lookup_finds_only_the_new_charge_of_this_service(key: str) -> None:
+    posts: list[str] = []
+    looks: list[dict[str, str]] = []
+    c = _mock("/user/credits/history", {key: [
+        {"amount": 2.0, "kind": "refund", "service": "nano-banana", "job_id": "back", "created_at": _NEW},
+        {"amount": -8.0, "kind": "charge", "service": "sora2-text-to-video", "job_id": "sora", "created_at": _NEW},
+        {"amount": -2.0, "kind": "charge", "service": "nano-banana", "created_at": _NEW},          # no id
+        {"amount": -2.0, "kind": "charge", "service": "nano-banana", "job_id": "old", "created_at": _OLD},
+        {"amount": -2.0, "kind": "charge", "service": "nano-banana", "job_id": "mine", "created_at": _NEW},
+    ]}, posts, looks)
+    job = await c.submit("nano-banana", prompt="a banana")
+    assert job.id == "mine" and job.charged == 2.0 and posts == ["/api/v1/nano-banana/create"]
+    assert looks == [{"limit": "50"}]
+    await c.aclose()
