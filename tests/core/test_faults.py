@@ -83,10 +83,10 @@ async def test_create_that_times_out_is_looked_up_and_never_resent(make_client: 
 
 async def test_a_timed_out_create_is_told_apart_from_a_known_job_with_the_same_prompt(make_client: Any,
                                                                                       admin: Any) -> None:
-    c = make_client(http_timeout=0.5)
+    c = make_client(http_timeout=1.5)  # an unfaulted create answers well within it, even under load
     p0 = posts(admin, "/text-to-image/generate")
     first = await c.submit("text-to-image", prompt="the same prompt twice")
-    admin.fault("slow", 1, paths="/text-to-image/generate", seconds=1.0)
+    admin.fault("slow", 1, paths="/text-to-image/generate", seconds=3.0)
     second = await c.submit("text-to-image", prompt="the same prompt twice")
     # the history shows both; the one this client already knows is not the one it lost
     assert c.stats["reconciled"] == 1 and second.id != first.id
@@ -128,12 +128,12 @@ async def test_create_that_timed_out_and_cannot_be_looked_up_is_charged_once_nev
     # The create lands and is charged (the "slow" fault only holds the answer back), the
     # client times out, and every lookup fails: nothing proves the job absent, so it must
     # raise AmbiguousCreate rather than send (and pay for) the create a second time.
-    c = make_client(http_timeout=0.5)
+    c = make_client(http_timeout=1.5)
     create = catalog.SERVICES[service].create_path
     before = await charged_jobs(c, service)
     balance0 = await c.credits()
     p0 = posts(admin, create)
-    admin.fault("slow", 1, paths=create, seconds=1.0)
+    admin.fault("slow", 1, paths=create, seconds=3.0)
     admin.fault("500", 1000, paths=lookup)
     with pytest.raises(AmbiguousCreate, match="NOT sent again"):
         await c.submit(service, prompt=f"timed out, lookup down: {service}")
