@@ -66,10 +66,10 @@ async def test_create_that_times_out_is_looked_up_and_never_resent(make_client: 
     # The sandbox's "slow" fault acts on the request at once and only holds the answer back
     # (like a slow real server), so a timed-out create has landed and been charged: the
     # client must find it in the history and use it, never send it again.
-    c = make_client(http_timeout=0.5)
+    c = make_client(http_timeout=1.0)  # the answer comes 4 s later: no race even on a starved loop
     before = await charge_count(c, "text-to-image")
     p0 = admin.paths_of(SECRET)
-    admin.fault("slow", 1, paths="/text-to-image/generate", seconds=1.0)
+    admin.fault("slow", 1, paths="/text-to-image/generate", seconds=5.0)
     job = await c.submit("text-to-image", prompt="slow create, looked up")
     assert c.stats["reconciled"] == 1
     p1 = admin.paths_of(SECRET)
@@ -83,10 +83,10 @@ async def test_create_that_times_out_is_looked_up_and_never_resent(make_client: 
 
 async def test_a_timed_out_create_is_told_apart_from_a_known_job_with_the_same_prompt(make_client: Any,
                                                                                       admin: Any) -> None:
-    c = make_client(http_timeout=1.5)  # an unfaulted create answers well within it, even under load
+    c = make_client(http_timeout=2.0)  # an unfaulted create answers well within it, even under load
     p0 = posts(admin, "/text-to-image/generate")
     first = await c.submit("text-to-image", prompt="the same prompt twice")
-    admin.fault("slow", 1, paths="/text-to-image/generate", seconds=3.0)
+    admin.fault("slow", 1, paths="/text-to-image/generate", seconds=6.0)
     second = await c.submit("text-to-image", prompt="the same prompt twice")
     # the history shows both; the one this client already knows is not the one it lost
     assert c.stats["reconciled"] == 1 and second.id != first.id
@@ -96,10 +96,10 @@ async def test_a_timed_out_create_is_told_apart_from_a_known_job_with_the_same_p
 
 
 async def test_create_that_cannot_be_reconciled_is_not_resent(make_client: Any, admin: Any) -> None:
-    c = make_client(http_timeout=0.5)
+    c = make_client(http_timeout=1.0)
     before = await charged_jobs(c, "seedream")
     p0 = posts(admin, "/seedream/create")
-    admin.fault("slow", 1, paths="/seedream/create", seconds=1.0)
+    admin.fault("slow", 1, paths="/seedream/create", seconds=5.0)
     with pytest.raises(AmbiguousCreate, match="NOT sent again") as ei:
         await c.submit("seedream", prompt="slow seedream")
     assert "seedream" in str(ei.value)
@@ -128,12 +128,12 @@ async def test_create_that_timed_out_and_cannot_be_looked_up_is_charged_once_nev
     # The create lands and is charged (the "slow" fault only holds the answer back), the
     # client times out, and every lookup fails: nothing proves the job absent, so it must
     # raise AmbiguousCreate rather than send (and pay for) the create a second time.
-    c = make_client(http_timeout=1.5)
+    c = make_client(http_timeout=1.0)
     create = catalog.SERVICES[service].create_path
     before = await charged_jobs(c, service)
     balance0 = await c.credits()
     p0 = posts(admin, create)
-    admin.fault("slow", 1, paths=create, seconds=3.0)
+    admin.fault("slow", 1, paths=create, seconds=5.0)
     admin.fault("500", 1000, paths=lookup)
     with pytest.raises(AmbiguousCreate, match="NOT sent again"):
         await c.submit(service, prompt=f"timed out, lookup down: {service}")
