@@ -36,7 +36,7 @@ BUGS = [
     Bug("resend a timed-out create whose lookup found nothing (create.py: drop the timeout exclusion)",
         "phaya_notebook/core/create.py",
         'if amb.kind != "timeout" and can_prove_absent(svc):', "if can_prove_absent(svc):",
-        ["tests/core/test_faults.py", "tests/core/test_client_mock.py"]),
+        ["tests/core/test_faults.py", "tests/core/test_client_mock.py", "tests/core/test_money_rules.py"]),
     Bug("reserve credits after creating the job (client.submit)",
         "phaya_notebook/core/client.py",
         "        await self._learn_sandbox_speed()\n        self._reserve(est.credits)\n        try:\n",
