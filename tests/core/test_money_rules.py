@@ -381,3 +381,47 @@ async def test_a_local_file_is_uploaded_and_its_url_sent(tmp_path: Any) -> None:
     job = await c.submit("image-to-video", image_url=pic)
     assert job.params["image_url"] == "https://store.test/up.png" and srv.count("POST", "/media/upload") == 1
     await c.aclose()
+
+
+def test_the_budget_window_counts_from_the_answer_and_forgets_only_expired_slots() -> None:
+    import time
+
+    from phaya_notebook.core.budget import RequestBudget
+
+    b = RequestBudget(2)
+    sent = time.monotonic() - 5.0
+    cell = [sent]
+    b.settle(cell)  # the answer came now: the slot counts from now
+    assert cell[0] >= sent + 5.0
+    b.settle(None)  # an unbudgeted request: nothing to settle
+    now = time.monotonic()
+    b._sent = [[now - b.window - 1.0], [now]]  # one slot expired, one fresh
+    assert b.remaining == 1 and len(b._sent) == 1
+
+
+async def test_a_plain_acquire_is_interactive_and_first_in_line() -> None:
+    import asyncio
+
+    from phaya_notebook.core.budget import RequestBudget
+
+    b = RequestBudget(1, time_scale=120.0)  # 1 per ~0.55 s
+    await b.acquire()
+    order: list[str] = []
+
+    async def take(name: str, **kw: Any) -> None:
+        await b.acquire(**kw)
+        order.append(name)
+
+    tasks = [asyncio.ensure_future(take("background", priority=-1.0, background=True)),
+             asyncio.ensure_future(take("later", priority=0.5)),
+             asyncio.ensure_future(take("plain"))]
+    await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    assert order == ["plain", "later", "background"]
+
+
+async def test_a_create_answer_with_a_status_that_is_not_text_starts_the_job_as_new() -> None:
+    srv = Server([{"job_id": "j", "status": 3}])
+    c = srv.client()
+    job = await c.submit("text-to-image", prompt="a cat")
+    assert job.raw_status == "PENDING"
+    await c.aclose()
