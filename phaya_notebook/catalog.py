@@ -28,8 +28,11 @@ __all__ = [
     "Param",
     "ParamError",
     "ParamProblem",
+    "Rule",
     "Service",
     "chat_credits",
+    "credits_text",
+    "embedding_credits",
     "estimate",
     "get_service",
     "is_terminal",
@@ -91,6 +94,8 @@ class Param:
     media: MediaKind | None = None
     fields: tuple[Param, ...] = ()
     help: str = ""
+    #: Only http(s) URLs (a local file is uploaded first; any other text is refused).
+    http_only: bool = False
 
     def allowed(self) -> str:
         """Human text of what this field accepts, used in every error message."""
@@ -132,9 +137,38 @@ class Estimate:
     credits: float
     exact: bool = True
     basis: str = ""
+    #: Set when a service was seen charging another amount for the same parameters:
+    #: ``credits`` is then the higher of the two (see ``core/observed.py``).
+    catalog: float | None = None
+    observed: float | None = None
 
     def __float__(self) -> float:
         return self.credits
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule across two fields, as data: when ``field`` is ``value``, ``other`` must be one
+    of ``only`` (or none of ``never``). Checked on the params with defaults filled in, so a
+    default that clashes with a chosen value is refused too, naming both fields.
+    """
+
+    field: str
+    value: Any
+    other: str
+    only: tuple[Any, ...] | None = None
+    never: tuple[Any, ...] = ()
+
+    def broken_by(self, params: Mapping[str, Any]) -> bool:
+        if params.get(self.field) != self.value or self.other not in params:
+            return False
+        v = params[self.other]
+        return (self.only is not None and v not in self.only) or v in self.never
+
+    def text(self) -> str:
+        if self.only is not None:
+            return f"{self.field} {self.value!r} only with {self.other} " + " or ".join(map(repr, self.only))
+        return f"{self.field} {self.value!r} not with {self.other} " + " or ".join(map(repr, self.never))
 
 
 PriceFn = Callable[[Mapping[str, Any], Mapping[str, float]], Estimate]
@@ -161,6 +195,7 @@ class Service:
     extra_endpoints: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     summary: str = ""
+    rules: tuple[Rule, ...] = ()
 
     @property
     def create_path(self) -> str:
@@ -212,9 +247,17 @@ class Service:
 
 # ---------------------------------------------------------------- prices
 
+def credits_text(amount: float | None) -> str:
+    """"1 credit", "2 credits", "0.5 credits", "? credits": the one way every label says it."""
+    if amount is None:
+        return "? credits"
+    value = float(amount)
+    return f"{value:g} credit" + ("" if value == 1 else "s")
+
+
 def _flat(credits: float, basis: str = "") -> PriceFn:
     def price(params: Mapping[str, Any], facts: Mapping[str, float]) -> Estimate:
-        return Estimate(credits, True, basis or f"{credits:g} credits per job")
+        return Estimate(credits, True, basis or f"{credits_text(credits)} per job")
 
     return price
 
@@ -222,7 +265,7 @@ def _flat(credits: float, basis: str = "") -> PriceFn:
 def _by_param(name: str, table: Mapping[Any, float], default: Any) -> PriceFn:
     def price(params: Mapping[str, Any], facts: Mapping[str, float]) -> Estimate:
         key = params.get(name) if params.get(name) is not None else default
-        return Estimate(table[key], True, f"{table[key]:g} credits at {name}={key}")
+        return Estimate(table[key], True, f"{credits_text(table[key])} at {name}={key}")
 
     return price
 
@@ -329,6 +372,25 @@ ZOOM_MODES = ("center", "top_left", "top_right", "bottom_left", "bottom_right",
               "pan_right", "pan_left", "pan_up", "pan_down", "none")
 
 
+#: GPT Image 2 (the contract's live section): aspect ratios, resolutions and their rules.
+GPT_IMAGE_ASPECTS = ("auto", "1:1", "5:4", "9:16", "21:9", "16:9", "4:3", "3:2", "4:5", "3:4", "2:3")
+_GPT_IMAGE_PARAMS = (
+    Param("aspect_ratio", choices=GPT_IMAGE_ASPECTS, default="1:1"),
+    Param("resolution", choices=("1K", "2K", "4K"), default="1K"),
+)
+_GPT_IMAGE_RULES = (
+    Rule("aspect_ratio", "auto", "resolution", only=("1K",)),
+    Rule("aspect_ratio", "1:1", "resolution", never=("4K",)),
+)
+#: [decision] 1K 1, 2K 2, 4K 4 (live: about 1 credit per image at 1K, 2 at 2K)
+_GPT_IMAGE_PRICE = _by_param("resolution", {"1K": 1.0, "2K": 2.0, "4K": 4.0}, "1K")
+
+
+def _gpt_image_secs(params: Mapping[str, Any]) -> float:
+    """Live: 5-15 s per image."""
+    return {"1K": 8.0, "2K": 12.0, "4K": 16.0}[params.get("resolution") or "1K"]
+
+
 def _prompt(max_length: int, min_length: int = 1, required: bool = True) -> Param:
     return Param("prompt", "str", required=required, min_length=min_length if required else None,
                  max_length=max_length, help="What to make")
@@ -361,6 +423,21 @@ SERVICES: dict[str, Service] = {s.name: s for s in (
          Param("output_format", choices=("jpg", "png"), default="jpg")),
         _by_param("resolution", {"1K": 2.0, "2K": 3.0, "4K": 4.0}, "1K"), _nano_secs,
         ("image_url", "image_urls"), "lower", aliases=("nano-banana-2",), summary="Gemini image model",
+    ),
+    Service(
+        "gpt-image-2-text-to-image", "GPT Image 2", "image", "create",
+        (_prompt(32000), *_GPT_IMAGE_PARAMS),
+        _GPT_IMAGE_PRICE, _gpt_image_secs, ("image_url",), "lower", rules=_GPT_IMAGE_RULES,
+        aliases=("gpt-image-2", "gpt-image"), summary="OpenAI GPT Image 2 (live API)",
+    ),
+    Service(
+        "gpt-image-2-image-to-image", "GPT Image 2 edit", "image", "create",
+        (_prompt(32000),
+         Param("input_urls", "list", required=True, min_items=1, max_items=5, media="image", http_only=True,
+               help="1-5 images (JPEG/PNG/WEBP, at most 30 MB): public URLs or local files"),
+         *_GPT_IMAGE_PARAMS),
+        _GPT_IMAGE_PRICE, _gpt_image_secs, ("image_url",), "lower", rules=_GPT_IMAGE_RULES,
+        aliases=("gpt-image-2-edit", "gpt-image-2-i2i"), summary="GPT Image 2 from 1-5 images (live API)",
     ),
     Service(
         "image-to-video", "Ken Burns (FFmpeg)", "video", "create",
@@ -530,23 +607,42 @@ MEDIA_JOBS: dict[str, Service] = {s.name: s for s in (
 
 @dataclass(frozen=True)
 class ChatModel:
+    """A chat model and its price in credits (THB) per million tokens, as Phaya lists it."""
+
     id: str
     name: str
     context_length: int
-    prompt_per_1k: float
-    completion_per_1k: float
+    prompt_per_million: float
+    completion_per_million: float
+
+    @property
+    def prompt_per_1k(self) -> float:
+        return self.prompt_per_million / 1000
+
+    @property
+    def completion_per_1k(self) -> float:
+        return self.completion_per_million / 1000
+
+    @property
+    def price_text(self) -> str:
+        return f"{self.prompt_per_million:.2f} / {self.completion_per_million:.2f} per million tokens (prompt / reply)"
 
 
-#: [decision] the sandbox's chat models and prices (credits per 1000 tokens).
+#: Chat models and prices, credits per million tokens. phaya-gpt: the live price (contract,
+#: "The live API": ฿10.50 / ฿87.50); the others are [decision] sandbox models.
 CHAT_MODELS: dict[str, ChatModel] = {m.id: m for m in (
-    ChatModel("phaya-gpt", "Phaya-GPT", 128000, 0.0005, 0.0015),
-    ChatModel("openai/gpt-4o-mini", "GPT-4o mini", 128000, 0.0006, 0.0024),
-    ChatModel("anthropic/claude-3.5-haiku", "Claude 3.5 Haiku", 200000, 0.003, 0.015),
-    ChatModel("google/gemini-2.0-flash", "Gemini 2.0 Flash", 1000000, 0.0004, 0.0016),
+    ChatModel("phaya-gpt", "Phaya-GPT", 128000, 10.5, 87.5),
+    ChatModel("openai/gpt-4o-mini", "GPT-4o mini", 128000, 0.6, 2.4),
+    ChatModel("anthropic/claude-3.5-haiku", "Claude 3.5 Haiku", 200000, 3.0, 15.0),
+    ChatModel("google/gemini-2.0-flash", "Gemini 2.0 Flash", 1000000, 0.4, 1.6),
 )}
 DEFAULT_CHAT_MODEL = "phaya-gpt"
-#: [decision] embedding models and credits per 1000 input tokens.
-EMBEDDING_MODELS: dict[str, float] = {"qwen/qwen3-embedding-8b": 0.0002}
+#: Embedding models and credits per million input tokens (live: ฿2.80 per million).
+EMBEDDING_MODELS: dict[str, float] = {"qwen/qwen3-embedding-8b": 2.8}
+#: What the live API calls its embedding model in answers.
+EMBEDDING_LABEL = "Phaya Text Embedding"
+#: Live embeddings have 4096 dimensions, one vector per input.
+EMBEDDING_DIMENSIONS = 4096
 CHAT_PARAMS: tuple[Param, ...] = (
     Param("messages", "list", required=True, min_items=1),
     Param("model", nullable=True),
@@ -557,10 +653,24 @@ CHAT_PARAMS: tuple[Param, ...] = (
 )
 
 
+def _half_up(millionths: float, places: int) -> float:
+    """Credits from millionths of a credit, rounded half up as the live API does (0.0004655 -> 0.000466)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    d = Decimal(repr(round(millionths, 6))) / Decimal(1_000_000)
+    return float(d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+
+
 def chat_credits(model: str | None, prompt_tokens: int, completion_tokens: int) -> float:
+    """A chat call's price: 11 + 4 tokens on phaya-gpt = 0.000466 credits (live)."""
     m = CHAT_MODELS.get(model or DEFAULT_CHAT_MODEL, CHAT_MODELS[DEFAULT_CHAT_MODEL])
-    cost = prompt_tokens / 1000 * m.prompt_per_1k + completion_tokens / 1000 * m.completion_per_1k
-    return round(cost, 6)
+    return _half_up(prompt_tokens * m.prompt_per_million + completion_tokens * m.completion_per_million, 6)
+
+
+def embedding_credits(model: str | None, tokens: int) -> float:
+    """An embedding call's price: 6 tokens = 1.68e-05 credits (live)."""
+    per_million = EMBEDDING_MODELS.get(model or "", next(iter(EMBEDDING_MODELS.values())))
+    return _half_up(tokens * per_million, 8)
 
 
 # ---------------------------------------------------------------- lookup and validation
@@ -690,12 +800,14 @@ def _check(p: Param, value: Any, path: str, problems: list[ParamProblem]) -> Any
     return value
 
 
-def validate(service: str | Service, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def validate(service: str | Service, params: Mapping[str, Any] | None = None, *,
+             local_files: bool = True) -> dict[str, Any]:
     """Check params against the catalog and return the body to send.
 
     Only the fields the caller gave are sent (the server applies its defaults);
     values are coerced to the wire type. Raises ParamError listing every problem,
-    each with the field name and the allowed values.
+    each with the field name and the allowed values. ``local_files``: an ``http_only``
+    field may name an existing local file (the client uploads it); a server says False.
     """
     svc = service if isinstance(service, Service) else resolve_service(service)
     params = dict(params or {})
@@ -713,9 +825,45 @@ def validate(service: str | Service, params: Mapping[str, Any] | None = None) ->
         if p.required and p.name not in params:
             problems.append(ParamProblem(p.name, "is required", p.allowed()))
     _cross_checks(svc, body, problems)
+    _url_checks(svc, body, problems, local_files)
+    if svc.rules and not problems:
+        full = {p.name: p.default for p in svc.params if p.default is not None}
+        full.update(body)
+        for rule in svc.rules:
+            if rule.broken_by(full):
+                def how(f: str) -> str:
+                    return f"{f}={full[f]!r}" + ("" if f in body else " (the default)")
+
+                problems.append(ParamProblem(
+                    rule.field, f"{how(rule.field)} is not allowed with {how(rule.other)}",
+                    _rule_allowed(svc, rule, full)))
     if problems:
         raise ParamError(svc.name, problems)
     return body
+
+
+def _url_checks(svc: Service, body: Mapping[str, Any], problems: list[ParamProblem], local_files: bool) -> None:
+    """``http_only`` fields: public http(s) URLs (live: a file upload is not accepted), or local files."""
+    import os
+
+    for p in svc.params:
+        values = body.get(p.name) if p.http_only else None
+        for i, v in enumerate(values if isinstance(values, list) else []):
+            if not isinstance(v, str) or v.startswith(("http://", "https://")):
+                continue
+            if local_files and os.path.isfile(os.path.expanduser(v)):
+                continue
+            problems.append(ParamProblem(f"{p.name}[{i}]", f"{v!r} is not an http(s) URL or an existing file",
+                                         "public http(s) URLs" + (", or paths of local image files"
+                                                                  if local_files else "")))
+
+
+def _rule_allowed(svc: Service, rule: Rule, full: Mapping[str, Any]) -> str:
+    """What would pass: the rule itself, and the values of ``field`` allowed at this ``other``."""
+    other = full[rule.other]
+    choices = svc.param(rule.field).choices or ()
+    ok = [c for c in choices if not any(r.broken_by({**full, rule.field: c}) for r in svc.rules)]
+    return f"{rule.text()}; with {rule.other}={other!r}, {rule.field} one of " + ", ".join(map(repr, ok))
 
 
 def _cross_checks(svc: Service, body: dict[str, Any], problems: list[ParamProblem]) -> None:
@@ -730,10 +878,11 @@ def _cross_checks(svc: Service, body: dict[str, Any], problems: list[ParamProble
             problems.append(ParamProblem("image_urls", f"has {n} items for {gt}", "1 to 3 image URLs"))
 
 
-def with_defaults(service: str | Service, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def with_defaults(service: str | Service, params: Mapping[str, Any] | None = None, *,
+                  local_files: bool = True) -> dict[str, Any]:
     """The params as the server will see them: validated, with every default filled in."""
     svc = service if isinstance(service, Service) else resolve_service(service)
-    body = validate(svc, params)
+    body = validate(svc, params, local_files=local_files)
     full = {p.name: p.default for p in svc.params if p.default is not None}
     full.update(body)
     return full

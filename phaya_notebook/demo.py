@@ -103,14 +103,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     nbdir = notebooks_dir(Path.cwd(), args.dir)
     env = _demo_env(args.live)
-    if args.execute:
-        return _execute(nbdir, env)
-    cmd = lab_command(nbdir, port=args.port, open_browser=not args.no_browser)
-    print("phaya-demo: opening", nbdir / "quickstart.ipynb", "in JupyterLab (Ctrl-C to stop)", flush=True)
+    was_running = _sandbox("status", env) == 0
     try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 0
+        if args.execute:
+            return _execute(nbdir, env)
+        cmd = lab_command(nbdir, port=args.port, open_browser=not args.no_browser)
+        print("phaya-demo: opening", nbdir / "quickstart.ipynb", "in JupyterLab (Ctrl-C to stop)", flush=True)
+        try:
+            return subprocess.call(cmd, env=env)
+        except KeyboardInterrupt:
+            return 0
+    finally:
+        if not was_running:  # the demo stops the persistent sandbox it started (its state stays on disk)
+            _sandbox("stop", env)
+
+
+def _sandbox(command: str, env: dict[str, str]) -> int:
+    """``python -m phaya_notebook.sandbox status|stop`` (quietly): the kernels' persistent sandbox."""
+    try:
+        return subprocess.call([sys.executable, "-m", "phaya_notebook.sandbox", command], env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -42,7 +42,7 @@ __all__ = ["COLUMNS", "TERMINAL", "JobLog", "JobLogError", "JobRecorder", "defau
 
 #: PRAGMA application_id of our files ("PHYA"): a foreign SQLite file has another one.
 APPLICATION_ID = 0x50485941
-SCHEMA_VERSION = 2  # 2: the ``output`` column (results that are not files)
+SCHEMA_VERSION = 3  # 2: the ``output`` column (results that are not files); 3: ``key_id``, ``download``, ``processing_time_ms``, ``rating``
 #: Row statuses that end a job: the catalog's, plus "lost" (the server no longer knows it).
 TERMINAL = (*catalog.TERMINAL, "lost")
 #: Every status a row can have.
@@ -50,7 +50,7 @@ STATUSES = ("pending", "queued", "processing", *TERMINAL)
 #: Columns that describe the job as submitted: the first value written wins (a resumed
 #: job, which knows less, never blanks them out).
 _KEEP_FIRST = ("kind", "service", "model", "prompt", "params", "estimated", "created_at", "tags",
-               "session", "base_url")
+               "session", "base_url", "key_id")
 _log = logging.getLogger("phaya_notebook.joblog")
 _SQLITE_HEADER = b"SQLite format 3\x00"
 #: Tolerance when comparing credit amounts (prices have at most 6 decimals).
@@ -84,7 +84,18 @@ COLUMNS: dict[str, str] = {
     "tags": "TEXT",
     "session": "TEXT",
     "base_url": "TEXT",
+    #: a non-secret name of the key that created the job (resume() skips other keys' jobs)
+    "key_id": "TEXT",
+    #: media of a completed job: 'cached' (all files on disk) or 'pending' (a download failed; retried)
+    "download": "TEXT",
+    "processing_time_ms": "INTEGER",
+    #: 1 kept, -1 rejected, NULL not rated (phaya.rate, the 👍/👎 on result cards)
+    "rating": "INTEGER",
 }
+#: Where a row's ``charged`` came from. The first two are the server's word on the money;
+#: a status answer's ``credits_used`` may lie (live: 0 on a Seedance job that cost 12).
+CHARGE_SOURCES = ("credits history", "balance delta", "status answer", "chat answer", "unattributed")
+_TRUSTED_SQL = "('credits history', 'balance delta')"
 _JSON_COLUMNS = ("params", "urls", "paths", "tags")
 _TIME_COLUMNS = ("created_at", "updated_at", "finished_at")
 _FLOAT_COLUMNS = ("estimated", "charged", "refunded", "delta", "duration")
@@ -359,22 +370,67 @@ class JobLog:
                     duration=duration, tags=list(tags), session=session, base_url=base_url)
         return job_id
 
-    def reconcile_row(self, job_id: str, *, charged: float, refunded: float, source: str) -> str:
+    def reconcile_row(self, job_id: str, *, charged: float, refunded: float, source: str,
+                      how: str | None = None) -> str:
         """Store server-side amounts for a terminal job and flag any mismatch; returns the verdict."""
         row = self.get(job_id)
         if row is None:
             raise KeyError(job_id)
         verdict, delta, note = reconcile_amounts(row.get("status"), row.get("estimated"), charged, refunded)
         self.record(job_id, charged=charged, refunded=refunded, delta=delta, reconcile=verdict,
-                    reconcile_note=f"{note} (from {source})", charge_source=source)
+                    reconcile_note=f"{note} (from {source}{': ' + how if how else ''})", charge_source=source)
         return verdict
+
+    def unattributed(self, job_id: str, why: str) -> None:
+        """Say plainly that a job's charge could not be attributed (its amounts stay unknown)."""
+        self.record(job_id, reconcile="unverified", charge_source="unattributed",
+                    reconcile_note=f"charge not attributed: {why}")
+
+    def observed_rows(self, base_url: str | None = None) -> list[dict[str, Any]]:
+        """Completed jobs whose charge the server confirmed (history or balance), oldest first:
+        what ``core/observed.py`` learns prices from."""
+        sql = (f"SELECT job_id FROM jobs WHERE kind = 'job' AND status = 'completed' "
+               f"AND charge_source IN {_TRUSTED_SQL}")
+        args: list[Any] = []
+        if base_url is not None:
+            sql += " AND base_url = ?"
+            args.append(base_url)
+        with self._lock:
+            ids = [r[0] for r in self.conn.execute(sql + " ORDER BY coalesce(finished_at, created_at)", args)]
+        return [row for i in ids if (row := self.get(i)) is not None]
+
+    def rate(self, job_id: str, rating: int) -> None:
+        """Keep (1), reject (-1) or clear (0) a logged job's result: the ``rating`` column.
+
+        Raises ValueError naming the field for a rating other than 1, -1, 0, and KeyError
+        for a job id this log has never seen (a rating is never a row of its own).
+        """
+        value = check_rating(rating)
+        with self._lock:
+            found = self.conn.execute("SELECT 1 FROM jobs WHERE job_id = ?", (str(job_id),)).fetchone()
+        if found is None:
+            raise KeyError(f"job_id: {job_id!r} is not in the job log {str(self.path)!r}")
+        self.record(str(job_id), rating=value)
+
+    def ratings(self, job_ids: Iterable[str]) -> dict[str, int]:
+        """{job_id: 1 or -1} for the rated ones among ``job_ids`` (one query per 500 ids)."""
+        ids = [str(i) for i in job_ids if i]
+        out: dict[str, int] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            sql = (f"SELECT job_id, rating FROM jobs WHERE rating IS NOT NULL AND job_id IN "
+                   f"({', '.join('?' for _ in chunk)})")
+            with self._lock:
+                out.update((r[0], int(r[1])) for r in self.conn.execute(sql, chunk))
+        return out
 
     def attach(self, client: Any, *, session: str | None = None) -> JobRecorder:
         """Subscribe to an AsyncPhaya's (or Phaya's) JobEvents: every job it runs gets a row.
 
         Returns the listener (``client.remove_listener(it)`` detaches it).
         """
-        recorder = JobRecorder(self, session or uuid.uuid4().hex[:12], getattr(client, "base_url", None))
+        recorder = JobRecorder(self, session or uuid.uuid4().hex[:12], getattr(client, "base_url", None),
+                               getattr(client, "key_id", None))
         client.add_listener(recorder)
         return recorder
 
@@ -407,10 +463,21 @@ class JobLog:
             ids = [r[0] for r in self.conn.execute(sql + " ORDER BY created_at", args)]
         return [row for i in ids if (row := self.get(i)) is not None]
 
+    def pending_downloads(self, base_url: str | None = None) -> list[dict[str, Any]]:
+        """Completed (paid) jobs whose media is not on disk yet: a download failed."""
+        sql = "SELECT job_id FROM jobs WHERE kind = 'job' AND status = 'completed' AND download = 'pending'"
+        args: list[Any] = []
+        if base_url is not None:
+            sql += " AND base_url = ?"
+            args.append(base_url)
+        with self._lock:
+            ids = [r[0] for r in self.conn.execute(sql + " ORDER BY created_at", args)]
+        return [row for i in ids if (row := self.get(i)) is not None]
+
     def unreconciled(self, base_url: str | None = None) -> list[dict[str, Any]]:
         """Terminal jobs whose charge has not been checked against the credits history yet."""
         sql = (f"SELECT job_id FROM jobs WHERE kind = 'job' AND status IN ({_TERMINAL_SQL}) "
-               "AND (charge_source IS NULL OR charge_source != 'credits history')")
+               f"AND (charge_source IS NULL OR charge_source NOT IN {_TRUSTED_SQL})")
         args: list[Any] = []
         if base_url is not None:
             sql += " AND base_url = ?"
@@ -445,6 +512,57 @@ class JobLog:
             clauses.append("session = ?")
             args.append(session)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+    def _browse_where(self, service: str | Iterable[str] | None, tag: str | None, rating: Any,
+                      text: str | None) -> tuple[str, list[Any]]:
+        """Jobs (not chat calls) by service, tag, rating (1, -1, "unrated") and prompt text."""
+        where, args = self._where(service, None, None, tag, "job", None)
+        clauses = [where.removeprefix(" WHERE ")] if where else []
+        if rating is not None:
+            if rating in ("unrated", 0):
+                clauses.append("rating IS NULL")
+            elif rating in (1, -1) and not isinstance(rating, bool):
+                clauses.append("rating = ?")
+                args.append(int(rating))
+            else:
+                raise ValueError(f"rating: {rating!r} is not allowed (allowed: 1, -1, 'unrated' or None)")
+        if text:
+            clauses.append("(prompt LIKE ? ESCAPE '\\' OR model LIKE ? ESCAPE '\\')")
+            like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            args += [like, like]
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+    def browse(self, *, service: str | Iterable[str] | None = None, tag: str | None = None, rating: Any = None,
+               text: str | None = None, limit: int = 24, offset: int = 0) -> list[dict[str, Any]]:
+        """One page of jobs, newest first: ``LIMIT``/``OFFSET`` in SQL, so a page costs the
+        same with 100 or 100,000 rows (the gallery never loads the whole log)."""
+        where, args = self._browse_where(service, tag, rating, text)
+        sql = (f"SELECT {', '.join(COLUMNS)} FROM jobs{where} ORDER BY created_at DESC, rowid DESC "
+               "LIMIT ? OFFSET ?")
+        with self._lock:
+            rows = self.conn.execute(sql, [*args, int(limit), int(offset)]).fetchall()
+        out = []
+        for r in rows:
+            row = dict(zip(COLUMNS, r, strict=True))
+            for k in _JSON_COLUMNS:
+                if row[k] is not None:
+                    row[k] = json.loads(row[k])
+            out.append(row)
+        return out
+
+    def count(self, *, service: str | Iterable[str] | None = None, tag: str | None = None, rating: Any = None,
+              text: str | None = None) -> int:
+        """How many jobs :meth:`browse` would page through."""
+        where, args = self._browse_where(service, tag, rating, text)
+        with self._lock:
+            return int(self.conn.execute(f"SELECT count(*) FROM jobs{where}", args).fetchone()[0])
+
+    def services(self) -> list[str]:
+        """The services that have jobs in this log (the gallery's filter)."""
+        with self._lock:
+            rows = self.conn.execute("SELECT DISTINCT service FROM jobs WHERE kind = 'job' AND service IS NOT NULL "
+                                     "ORDER BY service").fetchall()
+        return [r[0] for r in rows]
 
     def to_dataframe(self, service: str | Iterable[str] | None = None, status: str | Iterable[str] | None = None,
                      since: Any = None, tag: str | None = None, *, kind: str | None = None,
@@ -482,7 +600,7 @@ class JobLog:
                 data[name] = _floats(values)
             elif name in _TIME_COLUMNS:
                 data[name] = pd.to_datetime(_floats(values), unit="s", utc=True).as_unit("ns")
-            elif name == "tokens":
+            elif name in ("tokens", "processing_time_ms", "rating"):
                 data[name] = pd.array(_floats(values)).astype("Int64")
             else:
                 data[name] = pd.Series(np.array(values, dtype=object), dtype=object, copy=False)
@@ -517,6 +635,16 @@ class JobLog:
         if "day" in keys:
             df["day"] = pd.to_datetime(df["day"]).dt.date
         return df.set_index(keys if len(keys) > 1 else keys[0])
+
+
+RATINGS = {1: "keep", -1: "reject", 0: "clear"}
+
+
+def check_rating(rating: Any) -> int | None:
+    """1 / -1 stored as is, 0 clears (NULL); anything else is refused, naming the allowed values."""
+    if isinstance(rating, bool) or not isinstance(rating, int) or rating not in RATINGS:
+        raise ValueError(f"rating: {rating!r} is not allowed (allowed: 1 (keep), -1 (reject), 0 (clear))")
+    return None if rating == 0 else int(rating)
 
 
 def _floats(values: Any) -> Any:
@@ -569,10 +697,11 @@ class JobRecorder:
     refunded, error, tags, created_at, finished_at, elapsed, done, fields, result``).
     """
 
-    def __init__(self, joblog: JobLog, session_id: str | None, base_url: str | None):
+    def __init__(self, joblog: JobLog, session_id: str | None, base_url: str | None, key_id: str | None = None):
         self.log = joblog
         self.session_id = session_id
         self.base_url = base_url
+        self.key_id = key_id
 
     def __call__(self, event: Any) -> None:
         if getattr(event, "kind", None) == "chat":  # a ChatEvent: the session logs those
@@ -589,7 +718,7 @@ class JobRecorder:
             "prompt": _prompt_of(job.params), "params": job.params or None,
             "estimated": job.estimate.credits if job.estimate.basis != "resumed" else None,
             "status": job.status, "created_at": job.created_at, "tags": list(job.tags) or None,
-            "session": self.session_id, "base_url": self.base_url,
+            "session": self.session_id, "base_url": self.base_url, "key_id": self.key_id,
         }
         if job.charged is not None:
             f["charged"] = job.charged
@@ -605,7 +734,17 @@ class JobRecorder:
             charged = float(job.charged or 0.0)
             f["charged"] = charged
             f["refunded"] = charged if job.refunded else 0.0
-            if job.estimate.basis != "resumed":  # provisional until reconcile() reads the history
+            ms = fields.get("processing_time_ms")
+            if isinstance(ms, (int, float)) and not isinstance(ms, bool):
+                f["processing_time_ms"] = int(ms)
+            if (job.status == "completed" and charged <= 0 and job.estimate.credits > 0
+                    and job.estimate.basis != "resumed"):
+                # live quirk: credits_used 0 for a job that cost money. Unknown, not free.
+                f.update(charged=None, refunded=0.0, delta=None, reconcile="unverified",
+                         charge_source="status answer",
+                         reconcile_note="the status answer said credits_used 0 for a priced job: charge unknown "
+                                        "until reconcile() reads the credits history or the balance")
+            elif job.estimate.basis != "resumed":  # provisional until reconcile() reads the history
                 verdict, delta, note = reconcile_amounts(job.status, job.estimate.credits, charged, f["refunded"])
                 f.update(reconcile=verdict, delta=delta, reconcile_note=f"{note} (from the status answer)",
                          charge_source="status answer")
@@ -616,6 +755,9 @@ class JobRecorder:
                     f["output"] = job.result.text
                 if job.result.download_errors:
                     f["error"] = "; ".join(job.result.download_errors)
+                    f["download"] = "pending"  # paid for, not on disk yet: retried, and resume() collects it
+                elif job.result.paths:
+                    f["download"] = "cached"
         return f
 
 

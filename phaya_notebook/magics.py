@@ -28,6 +28,12 @@ _MODEL_TRAITS = {"image_model": "image", "video_model": "video", "music_model": 
                  "speech_model": "speech"}
 
 
+def _credits_text(amount: float | None) -> str:
+    from .catalog import credits_text  # lazy: %load_ext stays fast
+
+    return credits_text(amount)
+
+
 class Credits(float):
     """A credit amount that reads as one (``%phaya balance`` returns it)."""
 
@@ -114,6 +120,11 @@ class PhayaMagics(Magics):
     def _client(self) -> Any:
         """The connected session's AsyncPhaya (None before the first command that connects)."""
         return None if self._session is None else self._session.aio
+
+    def _priced(self, svc: Any, est: Any) -> Any:
+        """The catalog estimate, or the higher price this session saw charged (no request)."""
+        aio = self._client()
+        return est if aio is None else aio.observed.price(svc, est)
 
     def _limits(self) -> tuple[float | None, float, float]:
         """(max_credits, confirm_above, committed credits), read back from the client when connected."""
@@ -210,22 +221,22 @@ class PhayaMagics(Magics):
         max_credits, confirm_above, committed = self._limits()
         if max_credits is not None and committed + total > max_credits + 1e-9:
             raise UsageError(
-                f"{what} would cost {total:g} credits; the session has committed {committed:g} of "
+                f"{what} would cost {_credits_text(total)}; the session has committed {committed:g} of "
                 f"PhayaMagics.max_credits = {max_credits:g} ({max(0.0, max_credits - committed):g} left). "
                 f"Raise it with %config PhayaMagics.max_credits = ..."
             )
         if total > confirm_above and not confirmed:
             raise UsageError(
-                f"{what} would cost {total:g} credits, above PhayaMagics.confirm_above = "
+                f"{what} would cost {_credits_text(total)}, above PhayaMagics.confirm_above = "
                 f"{confirm_above:g}: add --yes to run it"
             )
 
     # ------------------------------------------------------------ generation
 
     def _generate(self, cmd: Generate) -> Any:
-        est = cmd.estimate
+        est = self._priced(cmd.service, cmd.estimate)
         what = f"{cmd.service.name}" + (f" x{cmd.repeats}" if cmd.repeats > 1 else "")
-        self._check_money(cmd.total_credits, cmd.confirm, what)
+        self._check_money(round(est.credits * cmd.repeats, 6), cmd.confirm, what)
         session = self._connect()
         jobs = []
         for _ in range(cmd.repeats):
@@ -233,7 +244,7 @@ class PhayaMagics(Magics):
             jobs.append(job)
         if not cmd.wait:
             for job in jobs:
-                print(f"{cmd.service.name}: job {job.id} submitted ({est.credits:g} credits); "
+                print(f"{cmd.service.name}: job {job.id} submitted ({_credits_text(est.credits)}); "
                       "job.wait() for the result, or %phaya resume later")
             return jobs[0] if len(jobs) == 1 else jobs
         shown_by_hook = len(jobs) == 1 and self._result_will_display()
@@ -335,12 +346,12 @@ class PhayaMagics(Magics):
     # ------------------------------------------------------------ cost, models, jobs, compare
 
     def _cost(self, cmd: Cost) -> None:
-        est = cmd.estimate
+        est = self._priced(cmd.service, cmd.estimate)
         approx = "" if est.exact else "about "
         total = est.credits * cmd.repeats
         times = f" x {cmd.repeats} = {approx}{total:g} credits" if cmd.repeats > 1 else ""
-        basis = "" if est.basis in ("", f"{est.credits:g} credits per job") else f" ({est.basis})"
-        print(f"{cmd.service.name} ({cmd.service.label}): {approx}{est.credits:g} credits per job{basis}{times}")
+        basis = "" if est.basis in ("", f"{_credits_text(est.credits)} per job") else f" ({est.basis})"
+        print(f"{cmd.service.name} ({cmd.service.label}): {approx}{_credits_text(est.credits)} per job{basis}{times}")
 
     def _models(self, cmd: Models) -> Any:
         import pandas as pd
@@ -352,9 +363,12 @@ class PhayaMagics(Magics):
         services = list(catalog.SERVICES.values()) + list(catalog.MEDIA_JOBS.values())
         if cmd.kind is not None:
             services = kind_services(cmd.kind)
+        aio = self._client()
         for svc in services:
             defaults = {p.name: p.default for p in svc.params if p.default is not None}
             est = svc.price(defaults, {})
+            if aio is not None:  # a connected session knows what was really charged (no request)
+                est = aio.observed.price(svc, est)
             kinds = [k for k in KINDS if catalog.resolve_service(k) is svc]
             rows.append({
                 "service": svc.name,
@@ -369,10 +383,15 @@ class PhayaMagics(Magics):
             for m in catalog.CHAT_MODELS.values():
                 rows.append({
                     "service": "chat", "model": m.id, "media": "text", "subcommands": "chat",
-                    "price": m.completion_per_1k,
-                    "price_basis": f"{m.prompt_per_1k:g} / {m.completion_per_1k:g} credits per 1k "
-                                   "prompt / completion tokens",
+                    "price": m.completion_per_million,
+                    "price_basis": f"credits {m.price_text}",
                     "parameters": ", ".join(p.name for p in catalog.CHAT_PARAMS if p.name != "stream"),
+                })
+            for model_id, per_million in catalog.EMBEDDING_MODELS.items():
+                rows.append({
+                    "service": "embedding", "model": model_id, "media": "text", "subcommands": "",
+                    "price": per_million, "price_basis": f"credits {per_million:.2f} per million tokens",
+                    "parameters": "input, model",
                 })
         return pd.DataFrame(rows)
 
@@ -478,9 +497,9 @@ class PhayaMagics(Magics):
             f"mode:          {mode}",
             f"API key:       {key}",
             f"session:       {state}",
-            f"committed:     {committed:g} credits"
+            f"committed:     {_credits_text(committed)}"
             + ("" if max_credits is None else f" of max_credits {max_credits:g}"),
-            f"confirm_above: {confirm_above:g} credits",
+            f"confirm_above: {_credits_text(confirm_above)}",
         ]
         for name, kind in _MODEL_TRAITS.items():
             lines.append(f"{name + ':':<15}{getattr(self, name) or '(default: ' + kind + ')'}")

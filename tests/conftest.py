@@ -12,11 +12,21 @@ from .sandboxes import running_sandbox
 
 
 @pytest.fixture(autouse=True)
-def _clean_phaya_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """No test sees a developer's real key or base URL."""
+def _clean_phaya_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test sees a developer's real key or base URL, nor the machine's persistent sandbox.
+
+    Each test gets a sandbox directory of its own (``PHAYA_SANDBOX_DIR``, inherited by the
+    kernels and processes it starts); a sandbox started there is stopped when the test ends.
+    """
+    from phaya_notebook.core import launch
+
     for name in list(os.environ):
         if name.startswith("PHAYA_"):
             monkeypatch.delenv(name, raising=False)
+    state_dir = tmp_path_factory.mktemp("sandbox-dir")
+    monkeypatch.setenv("PHAYA_SANDBOX_DIR", str(state_dir))
+    yield
+    launch.stop_embedded(state_dir=state_dir)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ def test_every_contract_service_is_listed() -> None:
         "text-to-image", "seedream", "nano-banana", "image-to-video", "sora2-video",
         "sora2-text-to-video", "sora2-character", "seedance-video", "kling-motion-control",
         "veo31-video", "text-to-music", "text-to-speech", "thai-subtitle", "video-download",
+        # the contract's live section: services missing from the docs
+        "gpt-image-2-text-to-image", "gpt-image-2-image-to-image",
     }
     assert set(c.SERVICES) == expected
     # every media utility the contract lists
@@ -38,6 +40,10 @@ def test_every_contract_service_is_listed() -> None:
         ("text-to-speech", {"prompt": "a" * 100}, 0.01),
         ("text-to-speech", {"prompt": "a" * 101}, 0.02),
         ("video-download", {"url": "https://x"}, 0.5),
+        ("gpt-image-2-text-to-image", {"prompt": "a"}, 1.0),
+        ("gpt-image-2-text-to-image", {"prompt": "a", "resolution": "2K"}, 2.0),
+        ("gpt-image-2-text-to-image", {"prompt": "a", "resolution": "4K", "aspect_ratio": "16:9"}, 4.0),
+        ("gpt-image-2-image-to-image", {"prompt": "a", "input_urls": ["https://x/a.png"], "resolution": "2K"}, 2.0),
     ],
 )
 def test_flat_and_tiered_prices(service: str, params: dict, credits: float) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from phaya_notebook.joblog import COLUMNS, JobLog, JobLogError, reconcile_amounts
+from phaya_notebook.joblog import COLUMNS, SCHEMA_VERSION, JobLog, JobLogError, reconcile_amounts
 
 
 def _digest(path: Path) -> tuple[str, int]:
@@ -308,7 +308,7 @@ def test_a_writer_killed_mid_burst_leaves_a_sound_log(tmp_path: Path) -> None:
 def test_a_version_1_log_gains_the_output_column_and_keeps_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "jobs.sqlite3"
     conn = sqlite3.connect(path)  # the schema 1 layout, as phaya-notebook 0.1 wrote it
-    v1 = {k: v for k, v in COLUMNS.items() if k != "output"}
+    v1 = {k: v for k, v in COLUMNS.items() if k not in ("output", "key_id", "download")}
     conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     conn.execute("CREATE TABLE jobs (" + ", ".join(f"{k} {v}" for k, v in v1.items()) + ")")
     conn.execute("INSERT INTO jobs(job_id, service, status, estimated, created_at) "
@@ -319,7 +319,7 @@ def test_a_version_1_log_gains_the_output_column_and_keeps_its_rows(tmp_path: Pa
     conn.close()
     with JobLog(path) as jl:
         assert jl.get("old")["estimated"] == 1.0
-        assert jl.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert jl.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         jl.record("new", service="media/transcribe", status="completed", output="hello there")
         df = jl.to_dataframe()
         assert df.set_index("job_id").loc["new", "output"] == "hello there"

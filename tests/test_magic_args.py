@@ -273,4 +273,5 @@ def test_help_text_is_generated_from_the_catalog() -> None:
     assert "--zoom-mode" in help_text("ken-burns")
     assert "veo31-video" in help_text("video")
     assert help_text("video", {"video": "veo"}).splitlines()[1].startswith("  runs veo31-video")
-    assert [s.name for s in kind_services("image")] == ["text-to-image", "seedream", "nano-banana"]
+    assert [s.name for s in kind_services("image")] == ["text-to-image", "seedream", "nano-banana",
+                                                        "gpt-image-2-text-to-image", "gpt-image-2-image-to-image"]

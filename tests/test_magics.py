@@ -241,7 +241,7 @@ def test_confirm_threshold_needs_yes_and_sends_nothing(ip: Ip) -> None:
     assert "50 credits" in msg and "--yes" in msg and "confirm_above = 10" in msg
     ip.run("%config PhayaMagics.confirm_above = 0.5")
     msg = ip.fails("%phaya image a fox")
-    assert "1 credits" in msg and "--yes" in msg
+    assert "1 credit," in msg and "1 credits" not in msg and "--yes" in msg
     assert _delta(before, ip.stats()) == {}
     ip.run("r = %phaya image a fox --yes")
     assert ip.shell.user_ns["r"].media == "image"
@@ -267,7 +267,7 @@ def test_max_credits_budget_and_refund_of_failed_jobs(ip: Ip) -> None:
         with pytest.raises(BudgetExceeded, match="max_credits=1"):
             ip.magics.session.submit("text-to-image", prompt="a fox from the session")
         assert _delta(before, ip.stats()) == {}
-        assert "committed:     1 credits of max_credits 1" in _config(ip)
+        assert "committed:     1 credit of max_credits 1" in _config(ip)
     finally:
         ip.run("%config PhayaMagics.max_credits = None")
     assert ip.magics.session.aio.max_credits is None
@@ -367,7 +367,11 @@ def test_models_and_cost_make_no_request(ip: Ip) -> None:
     assert set(catalog.CHAT_MODELS) <= set(df["model"])
     veo = df[df["service"] == "veo31-video"].iloc[0]
     assert veo["price"] == 15.0 and "generation_type" in veo["parameters"]
-    assert list(ip.run("%phaya models image")["service"]) == ["text-to-image", "seedream", "nano-banana"]
+    assert list(ip.run("%phaya models image")["service"]) == ["text-to-image", "seedream", "nano-banana",
+                                                              "gpt-image-2-text-to-image",
+                                                              "gpt-image-2-image-to-image"]
+    chat = df[df["service"] == "chat"].set_index("model").loc["phaya-gpt"]
+    assert "10.50 / 87.50 per million" in chat["price_basis"] and chat["price"] == 87.5
     ip.run("%phaya cost video --model veo3 -n 2")
     out = ip.out()
     assert "veo31-video" in out and "50 credits per job" in out and "= 100 credits" in out
@@ -487,3 +491,30 @@ def test_a_local_file_for_a_media_flag_is_uploaded(ip: Ip, tmp_path: Path) -> No
     msg = ip.fails("%phaya video --model image-to-video --image-url ./dog.png")
     assert "image_url" in msg and "not an existing file" in msg
     assert _delta(before, ip.stats()) == {}
+
+
+def test_gpt_image_2_from_the_image_magic(ip: Ip, tmp_path: Path) -> None:
+    """``%phaya image --model gpt-image-2``: runs; its rules and inputs refused before any request."""
+    from PIL import Image
+
+    before = ip.stats()
+    ip.run('r = %phaya image "a paper boat" --model gpt-image-2 --resolution 2K --aspect-ratio 16:9')
+    r = ip.shell.user_ns["r"]
+    assert r.service == "gpt-image-2-text-to-image" and r.path.exists()
+    assert _delta(before, ip.stats()).get("/api/v1/gpt-image-2-text-to-image/create") == 1
+    assert ip.run("%phaya jobs -n 1")["processing_time_ms"].iloc[0] >= 0
+    src = tmp_path / "boat.png"
+    Image.new("RGB", (64, 48), (1, 2, 3)).save(src)
+    ip.run(f'e = %phaya image "the boat at night" --model gpt-image-2-edit --input-urls {src}')
+    assert ip.shell.user_ns["e"].service == "gpt-image-2-image-to-image"
+    before = ip.stats()
+    for line, words in [
+        ('%phaya image "x" --model gpt-image-2 --resolution 2K --aspect-ratio auto', ("aspect", "resolution")),
+        ('%phaya image "x" --model gpt-image-2 --resolution 4K', ("aspect", "4K", "the default")),
+        ('%phaya image "x" --model gpt-image-2 --aspect-ratio 7:3', ("aspect", "21:9")),
+        ('%phaya image "x" --model gpt-image-2-edit --input-urls a,b,c,d,e,f', ("input-urls", "1 to 5")),
+        ('%phaya image "x" --model gpt-image-2-edit --input-urls ./nowhere.png', ("input-urls", "existing file")),
+    ]:
+        msg = ip.fails(line)
+        assert all(w in msg for w in words), (line, msg)
+    assert _delta(before, ip.stats()) == {}, "refused before any request"

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import uuid
@@ -278,6 +280,26 @@ def test_a_job_killed_mid_flight_is_recovered_by_resume(fast: FastSandbox, tmp_p
         assert s.resume() == []
 
 
+def test_resume_says_what_it_skipped_and_why(fast: FastSandbox, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    log_path = tmp_path / "jobs.sqlite3"
+    with Session("k-resume", fast.base_url, log_path=log_path) as other_key:
+        job = other_key.submit("sora2-text-to-video", prompt="the key's own job [stuck]")
+    with Session("k-main", fast.base_url, log_path=log_path) as s:
+        s.log.record("elsewhere", service="text-to-image", status="processing",
+                     base_url="http://127.0.0.1:9/api/v1", created_at=time.time())
+        capsys.readouterr()
+        assert s.resume() == []
+        out = capsys.readouterr().out
+        assert out.startswith("phaya: nothing to resume: ")
+        assert "1 job(s) of another server (http://127.0.0.1:9/api/v1)" in out
+        assert "1 job(s) of another key on this server" in out and "k-resume" not in out
+        assert s.log.get(job.id)["status"] == "processing"  # type: ignore[index]  # left for its key
+    with Session("k-main", fast.base_url, log_path=tmp_path / "empty.sqlite3") as empty:
+        assert empty.resume() == []
+        assert capsys.readouterr().out == "phaya: nothing to resume (no unfinished job in this log)\n"
+
+
 def test_connect_without_a_key_starts_the_sandbox_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
@@ -398,3 +420,72 @@ async def test_async_consumer_stopping_early_closes_the_stream(
         assert unraisables_on_collect() == []
     finally:
         s.close()
+
+
+def test_an_unwritable_log_or_media_folder_is_named_before_anything_starts(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parent that is a file stops even root: the check probes, it does not trust mode bits."""
+    from phaya_notebook.core.errors import FolderNotWritable
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PHAYA_LOG", str(blocker / "jobs.sqlite3"))
+    with pytest.raises(FolderNotWritable, match=r"Set PHAYA_LOG to a writable place") as err:
+        connect()
+    assert err.value.variable == "PHAYA_LOG" and "a-file is a file, not a folder" in str(err.value)
+    monkeypatch.setenv("PHAYA_LOG", str(tmp_path / "log" / "jobs.sqlite3"))
+    monkeypatch.setenv("PHAYA_CACHE_DIR", str(blocker / "media"))
+    with pytest.raises(FolderNotWritable, match=r"Set PHAYA_CACHE_DIR to a writable place") as err:
+        connect()
+    assert err.value.variable == "PHAYA_CACHE_DIR"
+    with pytest.raises(FolderNotWritable, match=r"pass cache_dir=\.\.\."):
+        connect(cache_dir=blocker / "media")
+    with pytest.raises(FolderNotWritable, match="PHAYA_CACHE_DIR"):  # a log on a server has no folder to check
+        connect(log_path="postgresql://team@127.0.0.1:9/phaya", cache_dir=blocker / "media")
+    assert not (Path(os.environ["PHAYA_SANDBOX_DIR"]) / "server.json").exists()  # no sandbox was started
+    assert not (tmp_path / "log").exists()  # and nothing was created
+
+
+_READ_ONLY = textwrap.dedent("""
+    import os
+    from phaya_notebook import connect
+    from phaya_notebook.core.errors import FolderNotWritable
+    for log in (None, os.environ["WRITABLE_LOG"]):
+        if log:
+            os.environ["PHAYA_LOG"] = log
+        try:
+            connect()
+        except FolderNotWritable as exc:
+            print(exc.variable, "|", exc)
+""")
+
+
+def test_connect_in_a_read_only_folder_names_the_variable_to_set() -> None:
+    """The issue's case, as a user who cannot write the folder (root is dropped to nobody)."""
+    base = Path(tempfile.mkdtemp(prefix="phaya-ro-"))  # not under pytest's 0700 root: nobody must reach it
+    try:
+        folder, writable = base / "read-only", base / "writable"
+        folder.mkdir()
+        writable.mkdir()
+        cmd = [sys.executable, "-c", _READ_ONLY]
+        if os.geteuid() == 0:
+            setpriv = shutil.which("setpriv")
+            if setpriv is None:
+                pytest.skip("running as root without setpriv: cannot act as a user without write access")
+            cmd = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+            base.chmod(0o755)
+            writable.chmod(0o777)
+        folder.chmod(0o555)
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+               "WRITABLE_LOG": str(writable / "jobs.sqlite3")}
+        out = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.strip().splitlines()
+    assert [line.split(" | ")[0] for line in lines] == ["PHAYA_LOG", "PHAYA_CACHE_DIR"], out.stdout
+    assert f"cannot be kept in {folder / '.phaya'}" in lines[0] and "Permission denied" in lines[0]
+    assert f"cannot be kept in {folder / 'phaya-media'}" in lines[1]
+    assert "offline sandbox" not in out.stdout  # checked before a sandbox was started
+    assert not (Path(os.environ["PHAYA_SANDBOX_DIR"]) / "server.json").exists()

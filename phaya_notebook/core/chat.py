@@ -20,7 +20,7 @@ from typing import Any, Literal
 from .. import catalog
 from .errors import InvalidParams, ServerError
 
-__all__ = ["ChatChunk", "ChatEvent", "ChatReply", "Embeddings", "chat_body", "parse_sse"]
+__all__ = ["ChatChunk", "ChatEvent", "ChatReply", "Embeddings", "chat_body", "embeddings_from", "parse_sse"]
 
 
 @dataclass
@@ -93,12 +93,37 @@ class Embeddings:
     model: str
     usage: dict[str, Any] = field(default_factory=dict)
     credits: float = 0.0
+    id: str | None = None
+
+    @property
+    def dimensions(self) -> int:
+        return len(self.vectors[0]) if self.vectors else 0
 
     def __len__(self) -> int:
         return len(self.vectors)
 
     def __getitem__(self, i: int) -> list[float]:
         return self.vectors[i]
+
+
+def embeddings_from(data: Any, model: str) -> Embeddings:
+    """An embedding answer: live ``{success, id, model, usage, credits_used, data: [{embedding}]}``
+    (one vector per input, in order) or the older shape with ``index`` and no ``success``."""
+    if not isinstance(data, dict) or data.get("success") is False or not isinstance(data.get("data"), list):
+        raise ServerError("embedding: the answer has no vectors"
+                          + (f" ({data.get('error') or data.get('message')})" if isinstance(data, dict) else ""))
+    items = sorted(data["data"], key=lambda d: d.get("index", 0) if isinstance(d, dict) else 0)
+    try:
+        vectors = [[float(x) for x in d["embedding"]] for d in items]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ServerError(f"embedding: malformed vectors ({type(exc).__name__})") from None
+    raw_usage = data.get("usage")
+    usage: dict[str, Any] = dict(raw_usage) if isinstance(raw_usage, dict) else {}
+    credits = data.get("credits_used", usage.get("cost"))
+    if not isinstance(credits, (int, float)) or isinstance(credits, bool):
+        credits = catalog.embedding_credits(model, int(usage.get("prompt_tokens") or 0))
+    return Embeddings(vectors, str(data.get("model") or model), usage, float(credits),
+                      str(data["id"]) if data.get("id") else None)
 
 
 _CHAT = catalog.Service(
@@ -124,7 +149,7 @@ def embedding_ceiling(input: str | list[str], model: str) -> float:
     """The most an embedding call can cost: its UTF-8 bytes as tokens, at the catalog's price."""
     texts = [input] if isinstance(input, str) else input
     tokens = sum(len(t.encode()) + 1 for t in texts)
-    return math.ceil(tokens / 1000 * catalog.EMBEDDING_MODELS[model] * 1e6) / 1e6  # never rounded down
+    return math.ceil(tokens * catalog.EMBEDDING_MODELS[model]) / 1e6  # per million; never rounded down
 
 
 def chat_body(messages: str | list[dict[str, Any]], model: str | None, stream: bool,

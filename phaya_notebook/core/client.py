@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import pathlib
@@ -31,6 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .. import catalog
+from .attribution import MoneyTimeline
 from .budget import RequestBudget, budget_for
 from .chat import (
     ChatChunk,
@@ -40,6 +42,7 @@ from .chat import (
     chat_body,
     chat_ceiling,
     embedding_ceiling,
+    embeddings_from,
     parse_sse,
     reply_from,
     stream_credits,
@@ -63,6 +66,7 @@ from .errors import (
 from .jobs import Job, JobEvent, Result, _ts
 from .local_media import split_local, substitute
 from .media import MediaCache, guess_ext, guess_mime
+from .observed import ObservedPrices, credible_charge
 from .scheduler import PollScheduler, scheduler_for
 from .wire import field_of as _field
 from .wire import listing as _listing
@@ -149,6 +153,10 @@ class AsyncPhaya:
         self._committed = 0.0     # estimates of jobs created or being created (minus releases)
         self._inflight: dict[str, int] = {}
         self._balance_cache: tuple[float, float, float] | None = None
+        #: last real charges per service and price basis: estimates use the higher (observed.py)
+        self.observed = ObservedPrices()
+        #: balance readings and money spans, to attribute charges nothing else names (attribution.py)
+        self.timeline = MoneyTimeline()
         self.stats = {"requests": 0, "retries": 0, "rate_limited": 0, "reconciled": 0}
 
     def __repr__(self) -> str:
@@ -158,6 +166,11 @@ class AsyncPhaya:
     @property
     def api_key_masked(self) -> str:
         return repr(self._key)
+
+    @property
+    def key_id(self) -> str:
+        """A stable, non-secret name for the key (the job log keeps it to tell keys apart)."""
+        return "key-" + hashlib.sha256(self._key.get().encode()).hexdigest()[:10]
 
     @property
     def scheduler(self) -> PollScheduler:
@@ -211,6 +224,8 @@ class AsyncPhaya:
                                                  f"({type(exc).__name__})")
                 if attempt < retries:
                     attempt += 1
+                    if self.is_sandbox and await self._revive_sandbox():
+                        continue  # the persistent sandbox was down: started again (nothing was sent)
                     await self._backoff(attempt)
                     continue
                 raise err from exc
@@ -261,14 +276,23 @@ class AsyncPhaya:
                     continue
                 raise err from None
 
+    async def _revive_sandbox(self) -> bool:
+        """The embedded sandbox stopped (killed, stopped, rebooted): start it again, same URL."""
+        from .launch import is_embedded, revive
+
+        return is_embedded(self.base_url) and await asyncio.to_thread(revive, self.base_url)
+
     async def _get(self, path: str, **kw: Any) -> Any:
         return await self._call("GET", path, **kw)
 
     # ------------------------------------------------------------- account
 
     async def credits(self) -> float:
+        sent = time.time()
         data = await self._get("/user/credits")
-        return float(_field(data, "credits_balance", "credits", "balance"))
+        balance = float(_field(data, "credits_balance", "credits", "balance"))
+        self.timeline.reading(sent, time.time(), balance)
+        return balance
 
     async def profile(self) -> dict[str, Any]:
         data = await self._get("/user/profile")
@@ -335,9 +359,31 @@ class AsyncPhaya:
             raise InvalidParams.from_param_error(err) from None
 
     def estimate(self, service: str | catalog.Service, **params: Any) -> catalog.Estimate:
-        """The price of a job, validated, without any request."""
+        """The price of a job, validated, without any request.
+
+        The catalog's price, or — when this service was seen charging more for the same
+        parameters — the higher observed one, with both in ``basis`` (``core/observed.py``).
+        """
         svc = self._service(service)
-        return catalog.estimate(svc, self._validate(svc, split_local(svc, params)[0]))
+        return self._price(svc, self._validate(svc, split_local(svc, params)[0]))
+
+    def _price(self, svc: catalog.Service, body: Mapping[str, Any]) -> catalog.Estimate:
+        return self.observed.price(svc, catalog.estimate(svc, body))
+
+    def settle_charge(self, service: str, job_id: str, net: float) -> None:
+        """A job's real net charge became known (credits history or balance): its reservation
+        against ``max_credits`` becomes exactly that, up or down."""
+        job = self._jobs.get((self._service(service).name, job_id))
+        if job is None or not job.done:
+            return
+        with self._money:
+            reserved = getattr(job, "_reserved", 0.0)
+            self._committed = max(0.0, self._committed + float(net) - reserved)
+            job._reserved = float(net)  # type: ignore[attr-defined]
+        if job.status == "completed":  # what the user sees (result.credits) is the real charge too
+            job.charged = float(net)
+            if job.result is not None:
+                job.result.credits = float(net)
 
     @property
     def committed_credits(self) -> float:
@@ -362,11 +408,14 @@ class AsyncPhaya:
             self._committed = max(0.0, self._committed - credits)
 
     def _settle(self, job: Job) -> None:
-        """A completed job: its reservation becomes what the server actually charged."""
+        """A completed job: its reservation becomes what the server says it charged —
+        unless that is not credible (``credits_used: 0`` for a priced job, as the live API
+        answers): then it stays reserved until the real charge is known (``settle_charge``)."""
         reserved = getattr(job, "_reserved", 0.0)
-        if job.charged is not None and reserved and job.charged < reserved:
-            self._unreserve(reserved - job.charged)
-            job._reserved = job.charged  # type: ignore[attr-defined]
+        charged = credible_charge(job.estimate.credits, job.charged)
+        if charged is not None and reserved and charged < reserved:
+            self._unreserve(reserved - charged)
+            job._reserved = charged  # type: ignore[attr-defined]
 
     def _release(self, job: Job) -> None:
         amount = getattr(job, "_reserved", 0.0)
@@ -387,10 +436,10 @@ class AsyncPhaya:
         svc = self._service(service)
         params, local = split_local(svc, params)
         body = self._validate(svc, params)
-        est = catalog.estimate(svc, body)
+        est = self._price(svc, body)
         if est.credits > self.confirm_above and not confirm:
             raise ConfirmationRequired(
-                f"{svc.name} costs about {est.credits:g} credits ({est.basis}), above confirm_above="
+                f"{svc.name} costs about {catalog.credits_text(est.credits)} ({est.basis}), above confirm_above="
                 f"{self.confirm_above:g}: pass confirm=True to run it", estimate=est)
         await self._learn_sandbox_speed()
         self._reserve(est.credits)
@@ -399,15 +448,19 @@ class AsyncPhaya:
                 balance = await self._balance_for(est.credits)
                 if balance < est.credits:
                     raise InsufficientCredits(
-                        f"{svc.name} needs about {est.credits:g} credits; the balance is {balance:g}",
+                        f"{svc.name} needs about {catalog.credits_text(est.credits)}; the balance is {balance:g}",
                         needed=est.credits, balance=balance)
             if local:
                 body = substitute(body, await self._upload_all(local))
+            if self.timeline.enabled and not self.timeline.has_reading_before(time.time()):
+                await self.credits()  # the balance before this client's first job
+            sent = time.time()
             job_id, data = await self._create(svc, body)
         except BaseException:
             self._unreserve(est.credits)
             raise
-        charged = data.get("credits_charged")
+        self.timeline.open(job_id, sent)
+        charged = data.get("credits_used", data.get("credits_charged"))
         status = data.get("status") if isinstance(data.get("status"), str) else None
         if status is not None and catalog.is_terminal(status):
             # a job found by reconciling may have finished already: its result (and media)
@@ -497,17 +550,35 @@ class AsyncPhaya:
         result = Result(job.id, job.service.name, job.service.media, urls, [], data,
                         credits=float(job.charged or 0.0), character_id=char, text=text or char)
         if self.download:
-            for url in urls:
-                try:
-                    content, ctype = await self._fetch(url)
-                except PhayaError as exc:
-                    result.download_errors.append(f"{url}: {exc}")
-                    continue
-                path = await asyncio.to_thread(self.cache.store, content, guess_ext(url, ctype))
-                result.paths.append(path)
-                result.mime_types.append(guess_mime(path, ctype))
-                result.sizes.append(len(content))
+            await self.fetch_media(result)
         return result
+
+    async def fetch_media(self, result: Result) -> bool:
+        """Download a result's files into the cache (again); True when every file is local.
+
+        A paid result whose download failed keeps its URLs and ``download_errors``; calling
+        this later (the session retries with backoff, ``resume()`` too) fills ``paths`` in
+        URL order once every file came. GETs only: never a new create.
+        """
+        paths: list[pathlib.Path] = []
+        mimes: list[str] = []
+        sizes: list[int] = []
+        errors: list[str] = []
+        for url in result.urls:
+            try:
+                content, ctype = await self._fetch(url)
+            except PhayaError as exc:
+                errors.append(f"{url}: {exc}")
+                continue
+            path = await asyncio.to_thread(self.cache.store, content, guess_ext(url, ctype))
+            paths.append(path)
+            mimes.append(guess_mime(path, ctype))
+            sizes.append(len(content))
+        if errors and result.paths:  # keep what an earlier try already has
+            return False
+        result.paths[:], result.mime_types[:], result.sizes[:] = paths, mimes, sizes
+        result.download_errors[:] = errors
+        return not errors
 
     async def _fetch(self, url: str) -> tuple[bytes, str | None]:
         """Download a result file. The key goes only to the API's own host, and only if it asks."""
@@ -661,20 +732,20 @@ class AsyncPhaya:
                 "model", f"{model!r} is not allowed", ", ".join(catalog.EMBEDDING_MODELS))])
         ceiling = embedding_ceiling(input, model)
         self._reserve(ceiling, what="embedding call")
+        started = time.time()
         try:
             try:
                 data = await self._call("POST", "/embedding/create", json={"input": input, "model": model},
                                         safe=False, what="embedding")
             except _Ambiguous as amb:
                 raise amb.error from None
+            emb = embeddings_from(data, model)  # the live shape (success, id, 4096-d) and the older one
         except BaseException:  # as for chat: a call that failed before answering keeps nothing
             self._unreserve(ceiling)
             raise
-        items = sorted(data.get("data") or [], key=lambda d: d.get("index", 0))
-        credits = float(data.get("credits_used") or 0.0)
-        self._unreserve(ceiling - credits)  # settle at the price, even above the ceiling
-        return Embeddings([list(map(float, d["embedding"])) for d in items], str(data.get("model") or model),
-                          data.get("usage") or {}, credits)
+        self._unreserve(ceiling - emb.credits)  # settle at the price, even above the ceiling
+        self.timeline.call(started, time.time(), emb.credits, kind="embedding")
+        return emb
 
     async def voices(self) -> list[dict[str, Any]]:
         return _listing(await self._get("/text-to-speech/voices", auth=False), "voices")
@@ -712,6 +783,8 @@ class AsyncPhaya:
             self._listeners.remove(fn)
 
     def _emit(self, kind: str, job: Job) -> None:
+        if kind in ("completed", "failed", "cancelled"):
+            self.timeline.close(job.id)
         self._deliver(JobEvent(kind, job))  # type: ignore[arg-type]
 
     def _emit_chat(self, body: dict[str, Any], model: str | None, usage: dict[str, Any] | None,
@@ -722,6 +795,9 @@ class AsyncPhaya:
         nothing; one cut off mid-answer keeps its ceiling (the server may have charged).
         """
         ceiling = chat_ceiling(body)
+        now = time.time()
+        if credits is not None or model is not None:  # it reached the server
+            self.timeline.call(now - (time.monotonic() - started), now, credits)
         if credits is not None:
             self._unreserve(ceiling - float(credits))  # settle at the price, even above the ceiling
         elif error is not None and model is None:

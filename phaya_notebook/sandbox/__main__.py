@@ -1,18 +1,55 @@
-"""``python -m phaya_notebook.sandbox``: run an offline Phaya in the foreground."""
+"""``python -m phaya_notebook.sandbox``: run an offline Phaya in the foreground.
+
+The persistent sandbox (the one ``connect()`` without a key uses, shared by every kernel):
+``python -m phaya_notebook.sandbox status|start|stop|serve [--state-dir DIR]``
+(``serve`` runs it in the foreground; DIR defaults to ``$PHAYA_SANDBOX_DIR``, else
+``~/.local/state/phaya-notebook/sandbox``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import signal
 import sys
-
-from .config import SandboxConfig
-from .launcher import SandboxServer
+from pathlib import Path
 
 DEFAULT_PORT = 8765
+COMMANDS = ("status", "start", "stop", "serve")
+
+
+def persistent(argv: list[str]) -> int:
+    """The persistent sandbox's commands: status, start (detached), stop, serve (foreground)."""
+    from . import daemon
+
+    ap = argparse.ArgumentParser(prog="python -m phaya_notebook.sandbox",
+                                 description="The persistent sandbox shared by kernels (connect() without a key).")
+    ap.add_argument("command", choices=COMMANDS)
+    ap.add_argument("--state-dir", type=Path, default=None,
+                    help="its directory (default: $PHAYA_SANDBOX_DIR, else ~/.local/state/phaya-notebook/sandbox)")
+    ap.add_argument("--speed", type=float, default=10.0, help="first start only: divides job durations")
+    ap.add_argument("--credits", type=float, default=100.0, help="first start only: play credits of its key")
+    ap.add_argument("--time-scale", type=float, default=1.0, help="first start only")
+    ap.add_argument("--port", type=int, default=0, help="serve: the port (default: the last one, else free)")
+    ap.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    state_dir = args.state_dir or daemon.default_dir()
+    if args.command == "status":
+        print(daemon.status(state_dir))
+        return 0 if daemon.running(state_dir) else 3
+    if args.command == "stop":
+        print("phaya sandbox: stopped" if daemon.stop(state_dir) else "phaya sandbox: was not running")
+        return 0
+    if args.command == "start":
+        daemon.start(state_dir, speed=args.speed, credits=args.credits, time_scale=args.time_scale)
+        print(daemon.status(state_dir))
+        return 0
+    return daemon.serve(state_dir, speed=args.speed, credits=args.credits, time_scale=args.time_scale,
+                        port=args.port, quiet=args.quiet)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    from .quirks import Quirks
+
     ap = argparse.ArgumentParser(prog="python -m phaya_notebook.sandbox", description=__doc__)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
@@ -26,18 +63,32 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--data-dir", default=None, help="where media files go (default: a temp dir)")
     ap.add_argument("--rate-limit", type=int, default=60, help="requests per window per key")
     ap.add_argument("--max-upload-mb", type=float, default=100.0)
+    ap.add_argument("--quirk", action="append", default=[], metavar="NAME[=VALUE]",
+                    help="reproduce a live API quirk: zero-credits-used, anonymous-history, 403, "
+                         "SERVICE=FACTOR (e.g. seedance-video=2); repeatable")
     args = ap.parse_args(argv)
     for name in ("speed", "time_scale", "url_ttl", "max_upload_mb"):
         if getattr(args, name) <= 0:
             ap.error(f"--{name.replace('_', '-')} must be > 0")
+    try:
+        args.quirks = Quirks.parse_cli(args.quirk)
+    except ValueError as exc:
+        ap.error(str(exc))
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in COMMANDS:
+        return persistent(argv)
+    from .config import SandboxConfig
+    from .launcher import SandboxServer
+
     args = parse(argv)
     config = SandboxConfig.build(args.api_key, credits=args.credits, speed=args.speed,
                                  time_scale=args.time_scale, url_ttl=args.url_ttl, data_dir=args.data_dir,
-                                 rate_limit=args.rate_limit, max_upload_mb=args.max_upload_mb)
+                                 rate_limit=args.rate_limit, max_upload_mb=args.max_upload_mb,
+                                 quirks=args.quirks)
     try:
         server = SandboxServer(config, args.host, args.port)
     except OSError:

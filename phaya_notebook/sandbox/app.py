@@ -13,6 +13,7 @@ import json
 import random
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -21,14 +22,15 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from phaya_notebook import catalog
 
 from . import chat, producers
-from .config import SandboxConfig
+from .config import SandboxConfig, key_id
 from .faults import Faults
 from .files import FileStore
 from .gate import Gate, admin_only
+from .persist import Store
 from .pools import MediaPools
 from .ratelimit import RateLimiter
 from .runner import FAIL, SLOW, SLOW_SECONDS, STUCK, Runner, markers
-from .state import Account, NotEnoughCredits, State, iso
+from .state import Account, NotEnoughCredits, State
 from .uploads import save_upload
 
 PLATFORMS = ["youtube", "tiktok", "instagram", "facebook", "x", "vimeo", "dailymotion", "soundcloud"]
@@ -55,8 +57,10 @@ class Sandbox:
 
     def __init__(self, config: SandboxConfig):
         self.config = config
-        self.state = State(config)
-        self.files = FileStore(config.data_dir, config.url_ttl)
+        self.store = Store(Path(config.state_dir) / "state.sqlite3") if config.state_dir else None
+        self.state = State(config, self.store)
+        data_dir = str(Path(config.state_dir) / "media") if config.state_dir else config.data_dir
+        self.files = FileStore(data_dir, config.url_ttl, self.store)
         self.faults = Faults()
         self.limiter = RateLimiter(config.rate_limit, config.window)
         self.pools = MediaPools()
@@ -68,6 +72,8 @@ class Sandbox:
         self.runner.shutdown()
         self.pools.shutdown()
         self.files.close()
+        if self.store is not None:
+            self.store.close()
 
     # ------------------------------------------------------------ request helpers
 
@@ -76,9 +82,11 @@ class Sandbox:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         acct = self.state.account(token.strip()) if scheme.lower() == "bearer" else None
         if acct is None:
-            raise HTTPProblem(401, "Invalid or missing API key", {"WWW-Authenticate": "Bearer"})
+            raise HTTPProblem(self.config.quirks.auth_status, "Invalid or missing API key",
+                              {"WWW-Authenticate": "Bearer"})
         wait = self.limiter.hit(acct.key)
         if wait is not None:
+            self.faults.rate_limited(key_id(acct.key))
             raise HTTPProblem(429, "Rate limit exceeded", {"Retry-After": str(wait)})
         return acct
 
@@ -105,6 +113,7 @@ def create_app(config: SandboxConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
+        sb.runner.relaunch()  # jobs a previous run of a persistent sandbox left running
         yield
         sb.runner.shutdown()
 
@@ -155,13 +164,15 @@ def _account_routes(api: APIRouter, sb: Sandbox, auth: Any) -> None:
     @api.get("/user/profile")
     async def profile(acct: Account = auth) -> dict[str, Any]:
         return {"success": True, "user_id": acct.user_id, "email": acct.email,
-                "credits_balance": round(acct.balance, 6), "created_at": iso(acct.created_at)}
+                "credits_balance": round(acct.balance, 6)}
 
     @api.get("/user/credits/history")
     async def history(limit: int = 20, acct: Account = auth) -> dict[str, Any]:
         limit = max(1, min(limit, 1000))
         with sb.state.lock:
             items = list(reversed(acct.transactions))[:limit]
+        if sb.config.quirks.anonymous_history:
+            items = [{**t, "job_id": None} for t in items]
         return {"success": True, "transactions": items}
 
 
@@ -193,25 +204,29 @@ def _create(sb: Sandbox, svc: catalog.Service) -> Callable[..., Awaitable[Any]]:
         acct = await sb.account(request)
         params = await sb.json_object(request)
         try:
-            sent = catalog.validate(svc, params)
-            full = catalog.with_defaults(svc, params)
+            sent = catalog.validate(svc, params, local_files=False)
+            full = catalog.with_defaults(svc, params, local_files=False)
         except catalog.ParamError as exc:
             raise HTTPProblem(422, problems_detail(exc)) from exc
         facts: dict[str, float] = {}
         if svc.name in ("kling-motion-control", "thai-subtitle"):
             # probing an input is quick and the caller waits for it: due now, light pool
             facts = await asyncio.wrap_future(sb.pools.light.submit(producers.price_facts, sb.ctx, svc.name, full))
-        price = float(catalog.estimate(svc, sent, facts).credits)
+        # what it really costs: the catalog price, times a quirk's multiplier (live: Seedance at 2x)
+        price = round(float(catalog.estimate(svc, sent, facts).credits) * sb.config.quirks.multiplier(svc.name), 6)
         typical = catalog.typical_seconds(svc, full)
         duration = sb.config.job_seconds(typical, sb.rng.uniform(0.7, 1.3))
+        found = markers(params)
+        flags = {name for name, marker in (("fail", FAIL), ("stuck", STUCK), ("slow", SLOW)) if marker in found}
         try:
-            job = sb.state.new_job(acct, svc, full, price, duration, charge_now=svc.charge_on == "create")
+            job = sb.state.new_job(acct, svc, full, price, duration, charge_now=svc.charge_on == "create",
+                                   flags=flags)
         except NotEnoughCredits as exc:
             raise HTTPProblem(402, str(exc)) from exc
-        found = markers(params)
-        job.fail, job.stuck, job.slow = FAIL in found, STUCK in found, SLOW in found
         sb.runner.launch(job)
-        return {"success": True, "job_id": job.id, "status": svc.statuses[0], "credits_charged": float(job.charged)}
+        # the live create answer (contract, "The live API": Shapes)
+        return {"job_id": job.id, "task_id": job.task_id, "status": svc.statuses[0],
+                "message": f"{svc.label} job created", "credits_used": sb.runner.reported(job)}
 
     return create
 
@@ -256,8 +271,15 @@ def _extra_routes(api: APIRouter, sb: Sandbox, auth: Any) -> None:
     @api.get("/phaya-gpt/pricing")
     async def pricing(acct: Account = auth) -> dict[str, Any]:
         return {"success": True, "pricing": [
-            {"model": m.id, "prompt_per_1k": m.prompt_per_1k, "completion_per_1k": m.completion_per_1k}
+            {"model": m.id, "prompt_per_1k": m.prompt_per_1k, "completion_per_1k": m.completion_per_1k,
+             "prompt_per_million": m.prompt_per_million, "completion_per_million": m.completion_per_million}
             for m in catalog.CHAT_MODELS.values()]}
+
+    @api.get("/embedding/pricing")
+    async def embedding_pricing(acct: Account = auth) -> dict[str, Any]:
+        """[decision] shape; named by the live docs."""
+        return {"success": True, "pricing": [{"model": k, "name": catalog.EMBEDDING_LABEL, "per_million": v}
+                                             for k, v in catalog.EMBEDDING_MODELS.items()]}
 
     @api.post("/embedding/create")
     async def embedding(request: Request) -> Any:
@@ -306,7 +328,7 @@ async def _embedding(sb: Sandbox, request: Request) -> Any:
         texts, model = chat.check_embedding(body)
     except catalog.ParamError as exc:
         raise HTTPProblem(422, problems_detail(exc)) from exc
-    answer = chat.embeddings_answer(texts, model)
+    answer = chat.embeddings_answer(texts, model, openai=request.url.path.startswith("/v1/"))
     try:
         sb.state.charge(acct, answer["credits_used"], "embedding", None)
     except NotEnoughCredits as exc:
@@ -353,7 +375,7 @@ def _root_routes(app: FastAPI, sb: Sandbox) -> None:
     async def health() -> dict[str, Any]:
         """No token: clients read ``speed`` and ``time_scale`` here to time their polls."""
         c = sb.config
-        return {"ok": True, "speed": float(c.speed), "time_scale": float(c.time_scale),
+        return {"ok": True, "speed": float(c.speed), "time_scale": float(c.time_scale), "instance": c.instance,
                 "rate_limit": c.rate_limit, "window_seconds": c.window,
                 "status_cache_seconds": c.cache_interval}
 
@@ -386,6 +408,19 @@ def _root_routes(app: FastAPI, sb: Sandbox) -> None:
     async def clear_faults() -> dict[str, Any]:
         sb.faults.clear()
         return {"success": True}
+
+    @app.get("/_sandbox/quirks", dependencies=[Depends(admin_only(sb))])
+    async def get_quirks() -> dict[str, Any]:
+        return sb.config.quirks.as_dict()
+
+    @app.post("/_sandbox/quirks", dependencies=[Depends(admin_only(sb))])
+    async def set_quirks(request: Request) -> dict[str, Any]:
+        """Turn live quirks on or off: any of zero_credits_used, price_multipliers, auth_status,
+        anonymous_history (``quirks.py``); the fields not given stay as they are."""
+        problems = sb.config.quirks.update(await sb.json_object(request))
+        if problems:
+            raise HTTPProblem(422, problems_detail(catalog.ParamError("quirks", problems)))
+        return {"success": True, **sb.config.quirks.as_dict()}
 
     @app.get("/_sandbox/stats", dependencies=[Depends(admin_only(sb))])
     async def stats() -> dict[str, Any]:

@@ -26,7 +26,7 @@ CHAT_SERVICE = catalog.Service(
     "phaya-gpt/chat/completions", "Phaya-GPT", "file", "create", catalog.CHAT_PARAMS,
     lambda p, f: catalog.Estimate(0.0), lambda p: 1.0, (), "lower")
 ROLES = ("user", "system", "assistant")
-EMBED_DIM = 1024
+EMBED_DIM = catalog.EMBEDDING_DIMENSIONS  # 4096, as live
 STREAM_ERROR = "[stream-error]"
 
 
@@ -92,14 +92,13 @@ def reply(body: Mapping[str, Any]) -> Reply:
             f"you said \u201c{snippet}\u201d. {_FILLER}.")
     if body.get("web_search"):
         text += " (Web search is simulated in the sandbox.)"
-    words = text.split(" ")
     finish = "stop"
     max_tokens = body.get("max_tokens")
-    if max_tokens is not None and tokens(text) > max_tokens:
-        words = words[:max(1, int(max_tokens))]
-        text, finish = " ".join(words), "length"
-    prompt_tokens = sum(tokens(str(m.get("content", ""))) + 4 for m in messages)
     completion_tokens = tokens(text)
+    if max_tokens is not None and completion_tokens > max_tokens:
+        # cut at the limit: a reply stopped by max_tokens used exactly max_tokens tokens
+        text, finish, completion_tokens = text[:4 * int(max_tokens)].rstrip(), "length", int(max_tokens)
+    prompt_tokens = sum(tokens(str(m.get("content", ""))) + 4 for m in messages)
     credits = catalog.chat_credits(model_id, prompt_tokens, completion_tokens)
     return Reply("gen-" + uuid.uuid4().hex[:24], model.name if model_id == catalog.DEFAULT_CHAT_MODEL else model_id,
                  text, prompt_tokens, completion_tokens, finish, credits, STREAM_ERROR in last)
@@ -185,9 +184,14 @@ def embed(text: str) -> list[float]:
     return [round(float(x), 6) for x in vec / norm]
 
 
-def embeddings_answer(texts: list[str], model: str) -> dict[str, Any]:
+def embeddings_answer(texts: list[str], model: str, openai: bool = False) -> dict[str, Any]:
+    """The live answer (``success``, ``id``, one 4096-d vector per input), or OpenAI's list shape."""
     n = sum(tokens(t) for t in texts)
-    credits = round(n / 1000 * catalog.EMBEDDING_MODELS[model], 8)
-    return {"object": "list", "model": model,
-            "data": [{"object": "embedding", "embedding": embed(t), "index": i} for i, t in enumerate(texts)],
-            "usage": {"prompt_tokens": n, "total_tokens": n}, "credits_used": credits}
+    credits = catalog.embedding_credits(model, n)
+    usage = {"prompt_tokens": n, "total_tokens": n}
+    if openai:
+        return {"object": "list", "model": model,
+                "data": [{"object": "embedding", "embedding": embed(t), "index": i} for i, t in enumerate(texts)],
+                "usage": usage, "credits_used": credits}
+    return {"success": True, "id": "gen-" + uuid.uuid4().hex[:24], "model": catalog.EMBEDDING_LABEL,
+            "usage": usage, "credits_used": credits, "data": [{"embedding": embed(t)} for t in texts]}

@@ -9,6 +9,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
+
+from .quirks import Quirks
 
 
 def new_key() -> str:
@@ -46,6 +49,10 @@ class SandboxConfig:
     time_scale: float = 1.0
     url_ttl: float = 3600.0
     data_dir: str | None = None
+    #: a persistent sandbox's directory: state on disk (``state.sqlite3``), media under ``media/``
+    state_dir: str | None = None
+    #: names this sandbox across restarts (a persistent one keeps it in its state)
+    instance: str = field(default_factory=lambda: secrets.token_hex(8))
     admin_token: str = field(default_factory=lambda: secrets.token_hex(16))
     rate_limit: int = 60
     max_upload_mb: float = 100.0
@@ -53,9 +60,20 @@ class SandboxConfig:
     video_max_side: int = 640
     video_fps: int = 12
     seed: int | None = None
+    #: the live API's quirks, off by default (``quirks.py``)
+    quirks: Quirks = field(default_factory=Quirks)
 
     @classmethod
-    def build(cls, api_keys: list[str] | None = None, credits: float = 100.0, **kw: object) -> SandboxConfig:
+    def build(cls, api_keys: list[str] | None = None, credits: float = 100.0, **kw: Any) -> SandboxConfig:
+        q = kw.pop("quirks", None)
+        if q is not None and not isinstance(q, Quirks):
+            quirks = Quirks()
+            problems = quirks.update(dict(q))
+            if problems:
+                raise ValueError("quirks: " + "; ".join(str(p) for p in problems))
+            kw["quirks"] = quirks
+        elif q is not None:
+            kw["quirks"] = q
         keys: dict[str, float] = {}
         for spec in api_keys or []:
             key, amount = parse_key_spec(spec, credits)

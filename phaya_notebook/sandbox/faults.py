@@ -28,6 +28,8 @@ class Faults:
         self._queue: list[Fault] = []
         self._lock = threading.Lock()
         self.counts: Counter[tuple[str, str]] = Counter()
+        #: 429 answers of the rate limiter, per key id (queued 429 faults are not counted)
+        self.limited: Counter[str] = Counter()
 
     def add(self, fault: Fault) -> None:
         with self._lock:
@@ -56,9 +58,14 @@ class Faults:
         with self._lock:
             self.counts[(who, path)] += 1
 
+    def rate_limited(self, who: str) -> None:
+        with self._lock:
+            self.limited[who] += 1
+
     def stats(self) -> dict[str, object]:
         with self._lock:
             items = list(self.counts.items())
+            limited = dict(self.limited)
         by_key: dict[str, dict[str, object]] = {}
         by_path: Counter[str] = Counter()
         for (who, path), n in items:
@@ -66,8 +73,10 @@ class Faults:
             entry["total"] = int(entry["total"]) + n  # type: ignore[call-overload]
             entry["paths"][path] = n  # type: ignore[index]
             by_path[path] += n
-        return {"total": sum(by_path.values()), "by_key": by_key, "by_path": dict(by_path)}
+        return {"total": sum(by_path.values()), "by_key": by_key, "by_path": dict(by_path),
+                "rate_limited": {"total": sum(limited.values()), "by_key": limited}}
 
     def reset_stats(self) -> None:
         with self._lock:
             self.counts.clear()
+            self.limited.clear()

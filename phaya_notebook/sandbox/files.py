@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .persist import Store, mono_of
+
 _URL_RE = re.compile(r"/files/([0-9a-f]{8,64})/")
 
 
@@ -41,13 +43,20 @@ class HostedFile:
 class FileStore:
     """A directory of files plus their tokens; ``close`` removes a directory it created."""
 
-    def __init__(self, data_dir: str | None, ttl: float):
+    def __init__(self, data_dir: str | None, ttl: float, store: Store | None = None):
         self._own = data_dir is None
         self.root = Path(data_dir or tempfile.mkdtemp(prefix="phaya-sandbox-"))
         self.root.mkdir(parents=True, exist_ok=True)
         self.ttl = ttl
         self._files: dict[str, HostedFile] = {}
         self._lock = threading.Lock()
+        self.store = store
+        if store is not None:  # a persistent sandbox: files of earlier runs, URLs and ages intact
+            for token, d in store.files():
+                path = self.root / d["path"]
+                if path.is_file():
+                    self._files[token] = HostedFile(token, d["name"], path, d["mime"], mono_of(d["created"]),
+                                                    dict(d.get("meta") or {}))
 
     def reserve(self, name: str) -> tuple[str, Path]:
         """A token and a path to write a new file to, before it is registered."""
@@ -58,6 +67,8 @@ class FileStore:
 
     def register(self, token: str, path: Path, mime: str, **meta: Any) -> HostedFile:
         rec = HostedFile(token, path.name, path, mime, time.monotonic(), dict(meta))
+        if self.store is not None:
+            self.store.save_file(rec, self.root)
         with self._lock:
             self._files[token] = rec
         return rec

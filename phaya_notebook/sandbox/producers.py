@@ -126,6 +126,21 @@ def nano_banana(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     return {"image_url": rec.url_path, "image_urls": [rec.url_path]}
 
 
+def gpt_image(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
+    """GPT Image 2, text or images in: PNG at the asked resolution (an edit blends the first input)."""
+    refs = p.get("input_urls") or []
+    first = ctx.image_from(refs[0]) if refs else None
+    aspect = p.get("aspect_ratio") or "1:1"
+    if aspect == "auto":
+        aspect = _aspect_of(first, "1:1")
+    size = media.dims(aspect, IMAGE_LONG_SIDE[p.get("resolution") or "1K"])
+    img = media.picture(p["prompt"], size, model="gpt-image-2")
+    if first is not None:
+        img = Image.blend(media._cover(first, size), img, 0.4)
+        media.caption(img, p["prompt"], "bottom")
+    return {"image_url": ctx.image(img, "png", "gpt-image-2").url_path}
+
+
 # ---------------------------------------------------------------- videos
 
 
@@ -381,6 +396,7 @@ def transcribe(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
 
 PRODUCERS: dict[str, Producer] = {
     "text-to-image": text_to_image, "seedream": seedream, "nano-banana": nano_banana,
+    "gpt-image-2-text-to-image": gpt_image, "gpt-image-2-image-to-image": gpt_image,
     "image-to-video": image_to_video, "sora2-video": sora2_video, "sora2-text-to-video": sora2_text_to_video,
     "sora2-character": sora2_character, "seedance-video": seedance, "kling-motion-control": kling,
     "veo31-video": veo, "text-to-music": text_to_music, "text-to-speech": text_to_speech,

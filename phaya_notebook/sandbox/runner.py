@@ -89,8 +89,10 @@ class Runner:
                 if job.service.name == "sora2-character":
                     job.account.characters.append({"character_id": job.result.get("character_id"),
                                                    "job_id": job.id, "created_at": iso(job.updated_at)})
+                    st.save_account(job.account)
             else:
                 st.refund(job)
+            st.save(job)
 
     def _settle(self, job: Job, result: dict[str, Any]) -> tuple[str, str | None]:
         st = self.state
@@ -120,6 +122,15 @@ class Runner:
             job.task.cancel()
         return True, f"Job cancelled; {job.charged:g} credits refunded"
 
+    def relaunch(self) -> int:
+        """Restart the clocks (and media) of jobs a previous run left unfinished; their due
+        times are absolute, so a job that was due during the downtime finishes at once."""
+        with self.state.lock:
+            waiting = [j for j in self.state.jobs.values() if j.terminal is None and j.task is None]
+        for job in waiting:
+            self.launch(job)
+        return len(waiting)
+
     def shutdown(self) -> None:
         for job in list(self.state.jobs.values()):
             if job.task is not None and not job.task.done():
@@ -140,14 +151,21 @@ class Runner:
         idx = min(len(flow) - 1, max(0, int(frac * len(flow))))
         return flow[idx], max(0, min(99, int(frac * 100)))
 
+    def reported(self, job: Job) -> float:
+        """The ``credits_used`` a client is told: the charge, or 0 under the live quirk."""
+        quiet = self.state.config.quirks.zero_credits_used and job.service.name in catalog.SERVICES
+        return 0.0 if quiet else float(job.charged)
+
     def answer(self, job: Job, host: str) -> dict[str, Any]:
         status, progress = self.view(job)
         out: dict[str, Any] = {
             "success": True, "job_id": job.id, "status": status, "error": job.error,
-            "credits_used": job.charged, "refunded": job.refunded, "created_at": iso(job.created_at),
+            "credits_used": self.reported(job), "refunded": job.refunded, "created_at": iso(job.created_at),
             "updated_at": iso(job.updated_at if job.terminal else time.time()), "progress": progress}
         for name in job.service.result_fields:
             out[name] = absolute(job.result.get(name), host) if job.terminal == "completed" else None
+        if job.terminal == "completed":  # live: completed answers say how long the job took
+            out["processing_time_ms"] = int(round((job.updated_at - job.created_at) * 1000))
         return out
 
     def cached_answer(self, job: Job, host: str, interval: float) -> dict[str, Any]:

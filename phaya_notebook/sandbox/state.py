@@ -16,6 +16,7 @@ from typing import Any
 from phaya_notebook import catalog
 
 from .config import SandboxConfig, key_id
+from .persist import Store, mono_of
 
 
 def iso(ts: float) -> str:
@@ -65,6 +66,8 @@ class Job:
     slow: bool = False
     cached: tuple[float, dict[str, Any]] | None = None
     task: Any = None
+    #: the upstream provider's task id, as live create answers carry it
+    task_id: str = field(default_factory=lambda: "task-" + uuid.uuid4().hex[:20])
 
     @property
     def prompt(self) -> str:
@@ -72,15 +75,55 @@ class Job:
 
 
 class State:
-    """Accounts by key and jobs by id, behind one re-entrant lock."""
+    """Accounts by key and jobs by id, behind one re-entrant lock.
 
-    def __init__(self, config: SandboxConfig):
+    With a ``store`` (a persistent sandbox) every change is written through to disk
+    before it is answered, and what the store holds is loaded back at start.
+    """
+
+    def __init__(self, config: SandboxConfig, store: Store | None = None):
         self.config = config
+        self.store = store
         self.lock = threading.RLock()
         now = time.time()
-        self.accounts: dict[str, Account] = {
-            k: Account(k, str(uuid.uuid4()), float(c), now) for k, c in config.keys.items()}
+        self.accounts: dict[str, Account] = {}
         self.jobs: dict[str, Job] = {}
+        if store is not None:
+            self._load(store)
+        for k, c in config.keys.items():
+            if k not in self.accounts:
+                self.accounts[k] = Account(k, str(uuid.uuid4()), float(c), now)
+                if store is not None:
+                    store.save_account(self.accounts[k])
+
+    def _load(self, store: Store) -> None:
+        """Accounts and jobs as the store left them; job times back on this process's clock."""
+        for key, data, txs in store.accounts():
+            self.accounts[key] = Account(key, data["user_id"], float(data["balance"]), float(data["created_at"]),
+                                         transactions=txs, characters=list(data.get("characters") or []))
+        for job_id, key, d in store.jobs():
+            svc = catalog.SERVICES.get(d["service"]) or catalog.MEDIA_JOBS.get(d["service"])
+            acct = self.accounts.get(key)
+            if svc is None or acct is None:
+                continue
+            duration = float(d["duration"])
+            self.jobs[job_id] = Job(
+                job_id, svc, d["params"], acct, float(d["created_at"]), mono_of(float(d["due_at"])) - duration,
+                duration, float(d["price"]), charged=float(d["charged"]), refunded=bool(d["refunded"]),
+                terminal=d["terminal"], error=d["error"], result=d["result"] or {},
+                updated_at=float(d["updated_at"]), fail=bool(d["fail"]), stuck=bool(d["stuck"]),
+                slow=bool(d["slow"]))
+            if d.get("task_id"):
+                self.jobs[job_id].task_id = str(d["task_id"])
+
+    def save(self, job: Job) -> None:
+        """Write a job's record through (no-op without a store)."""
+        if self.store is not None:
+            self.store.save_job(job)
+
+    def save_account(self, acct: Account) -> None:
+        if self.store is not None:
+            self.store.save_account(acct)
 
     def account(self, key: str | None) -> Account | None:
         return self.accounts.get(key or "")
@@ -88,9 +131,11 @@ class State:
     # ------------------------------------------------------------ money
 
     def _record(self, acct: Account, amount: float, kind: str, service: str, job_id: str | None) -> None:
-        acct.transactions.append({
-            "id": str(uuid.uuid4()), "amount": round(amount, 6), "kind": kind, "service": service,
-            "job_id": job_id, "created_at": iso(time.time()), "balance_after": round(acct.balance, 6)})
+        tx = {"id": str(uuid.uuid4()), "amount": round(amount, 6), "kind": kind, "service": service,
+              "job_id": job_id, "created_at": iso(time.time()), "balance_after": round(acct.balance, 6)}
+        acct.transactions.append(tx)
+        if self.store is not None:
+            self.store.charged(acct, tx)
 
     def charge(self, acct: Account, amount: float, service: str, job_id: str | None) -> None:
         """Deduct or raise NotEnoughCredits; atomic with the balance check."""
@@ -109,12 +154,16 @@ class State:
             job.account.balance = round(job.account.balance + job.charged, 6)
             job.refunded = True
             self._record(job.account, job.charged, "refund", job.service.name, job.id)
+            self.save(job)
 
     # ------------------------------------------------------------ jobs
 
     def new_job(self, acct: Account, svc: catalog.Service, params: dict[str, Any], price: float,
-                duration: float, charge_now: bool) -> Job:
-        """Create a job, charging its price first when the service charges on create."""
+                duration: float, charge_now: bool, flags: set[str] = frozenset()) -> Job:  # type: ignore[assignment]
+        """Create a job, charging its price first when the service charges on create.
+
+        ``flags``: any of "fail", "stuck", "slow" (the prompt's fault markers).
+        """
         job_id = str(uuid.uuid4())
         with self.lock:
             if charge_now:
@@ -123,8 +172,10 @@ class State:
                 raise NotEnoughCredits(price, acct.balance)
             now = time.time()
             job = Job(job_id, svc, params, acct, now, time.monotonic(), duration, price,
-                      charged=price if charge_now else 0.0, updated_at=now)
+                      charged=price if charge_now else 0.0, updated_at=now,
+                      fail="fail" in flags, stuck="stuck" in flags, slow="slow" in flags)
             self.jobs[job_id] = job
+            self.save(job)
             return job
 
     def job_for(self, acct: Account, job_id: str, services: tuple[str, ...]) -> Job | None:

@@ -35,9 +35,9 @@ class ChatBox(w.VBox):
         self.tasks = TaskSet(on_error=self.show_error)
         self.messages: list[dict[str, str]] = [{"role": "system", "content": system}] if system else []
         self.replies: list[dict[str, Any]] = []  # per reply: text, tokens, credits, model
-        opts = [(f"{m.name} ({m.id})", m.id) for m in catalog.CHAT_MODELS.values()]
+        opts = [(f"{m.name} ({m.id}) — {m.price_text}", m.id) for m in catalog.CHAT_MODELS.values()]
         self.model = w.Dropdown(options=opts, value=model or catalog.DEFAULT_CHAT_MODEL, description="Model",
-                                layout=w.Layout(width="420px"))
+                                layout=w.Layout(width="620px"))
         self.model.add_class("phaya-model")
         self.history = w.VBox(layout=w.Layout(max_height="480px", overflow_y="auto"))
         self.history.add_class("phaya-chat-history")

@@ -138,6 +138,7 @@ def jupyter_server(kind: str, notebooks: Iterable[str], *, serve: str | None = N
         JUPYTERLAB_WORKSPACES_DIR=str(work / "workspaces"),
         IPYTHONDIR=str(work / "ipython"),
         JUPYTER_PLATFORM_DIRS="1",
+        PHAYA_SANDBOX_DIR=str(work / "sandbox"),  # the kernels' persistent sandbox: stopped below
         **(env_extra or {}),
     )
     port = free_port()
@@ -176,6 +177,9 @@ def jupyter_server(kind: str, notebooks: Iterable[str], *, serve: str | None = N
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        from phaya_notebook.core import launch
+
+        launch.stop_embedded(state_dir=Path(env["PHAYA_SANDBOX_DIR"]))
         log.close()
         shutil.rmtree(work, ignore_errors=True)
 

@@ -48,7 +48,7 @@ def test_studio_in_jupyterlab(lab, page) -> None:
 
         # type a prompt, change the model: the cost label follows (Z-Image 1 -> Nano Banana 2)
         studio.locator(".phaya-prompt textarea").fill("a lighthouse at dawn, watercolor")
-        expect(cost).to_contain_text(re.compile(r"\b1 credits"))
+        expect(cost).to_contain_text(re.compile(r"\b1 credit\b"))
         choose_model(studio, "nano-banana")
         expect(cost).to_contain_text(re.compile(r"\b2 credits"))
         expect(generate).to_be_enabled()
@@ -138,15 +138,15 @@ def test_compare_grid_in_jupyterlab(lab, page) -> None:
         open_and_run_all(page, lab, "/lab/tree/compare.ipynb")
         grid = page.locator("div.phaya-compare")  # the Comparison table is table.phaya-compare
         expect(grid).to_be_visible()
-        expect(grid.locator(".phaya-cost")).to_contain_text("6 jobs")
+        expect(grid.locator(".phaya-cost")).to_contain_text("8 jobs")  # 2 prompts x 4 models (GPT Image 2 too)
         grid.locator("button.phaya-generate").click()       # "Compare…": shows the total
         grid.locator("button.phaya-confirm").click()        # confirm the total
         cells = grid.locator(".phaya-compare-cell")
-        expect(cells).to_have_count(6)
-        expect(grid.locator(".phaya-compare-cell .phaya-result")).to_have_count(6)
+        expect(cells).to_have_count(8)
+        expect(grid.locator(".phaya-compare-cell .phaya-result")).to_have_count(8)
         for img in grid.locator(".phaya-compare-cell .phaya-result img").all():
             expect(img).to_be_visible()
-        assert grid.locator(".phaya-compare-cell .phaya-result img").count() == 6
+        assert grid.locator(".phaya-compare-cell .phaya-result img").count() == 8
         # the notebook's own analysis: the comparison table and the matplotlib plot
         expect(page.locator(".jp-RenderedImage img").first).to_be_visible()
         expect_no_widget_errors(page, grid)

@@ -75,7 +75,7 @@ async def test_embeddings_count_too(make_client: Any, admin: Admin) -> None:
 
     texts = ["one", "two", "สาม"]
     ceiling = embedding_ceiling(texts, "qwen/qwen3-embedding-8b")
-    assert ceiling == pytest.approx(4e-6)  # (4 + 4 + 10) bytes at 0.0002 per 1000, rounded up
+    assert ceiling == pytest.approx(5.1e-5)  # (4 + 4 + 10) bytes at the live 2.80 per million, rounded up
     tight = make_client(max_credits=ceiling / 2)
     before = admin.requests_of(SECRET)
     with pytest.raises(BudgetExceeded, match="embedding call"):

@@ -7,7 +7,8 @@ Why a shared helper: three details decide whether notebook runs are quick and ho
   reach the saved widget state.
 - ``shutdown_kernel="immediate"``: graceful shutdown sometimes waits 2.5 s for nothing.
 - The kernel runs in a temp copy of the notebook's folder with no ``PHAYA_*`` variables,
-  so ``connect()`` starts the embedded sandbox and ``.phaya/`` never lands in the repo.
+  so ``connect()`` starts the embedded sandbox and ``.phaya/`` never lands in the repo;
+  that sandbox's directory is in the same folder, and the sandbox is stopped afterwards.
 """
 
 from __future__ import annotations
@@ -66,8 +67,9 @@ class QuietOutputWidget(OutputWidget):
 
 
 def kernel_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment without any PHAYA_* variable (no key: embedded sandbox)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PHAYA_")}
+    """The environment without any PHAYA_* variable (no key: embedded sandbox), except the
+    test's own sandbox directory (conftest), so a kernel never uses the machine's sandbox."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PHAYA_") or k == "PHAYA_SANDBOX_DIR"}
     env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     env.update(extra or {})
     return env
@@ -89,11 +91,13 @@ def execute(
     extra_cells: Iterable[str] = (),
     timeout: int = 120,
     env: Mapping[str, str] | None = None,
+    allow_errors: bool = False,
 ) -> Any:
     """Run ``path`` top to bottom in ``cwd``; returns the executed NotebookNode.
 
     ``extra_cells`` are appended code cells (used to drive widgets from the kernel).
-    Raises ``nbclient.exceptions.CellExecutionError`` on the first failing cell.
+    Raises ``nbclient.exceptions.CellExecutionError`` on the first failing cell (unless
+    ``allow_errors``: then every cell runs and errors stay in the outputs).
     """
     nb = nbformat.read(path, as_version=4)
     for src in extra_cells:
@@ -105,10 +109,20 @@ def execute(
         startup_timeout=120,
         shutdown_kernel="immediate",
         store_widget_state=True,
+        allow_errors=allow_errors,
         resources={"metadata": {"path": str(cwd)}},
     )
     client.widget_registry["@jupyter-widgets/output"]["OutputModel"] = QuietOutputWidget
-    return client.execute(env=kernel_env(env), cwd=str(cwd))
+    kenv = kernel_env(env)
+    # the kernel's persistent sandbox lives in the run's folder and is stopped after it
+    sandbox_dir = Path((env or {}).get("PHAYA_SANDBOX_DIR") or cwd / ".phaya-sandbox")
+    kenv["PHAYA_SANDBOX_DIR"] = str(sandbox_dir)
+    try:
+        return client.execute(env=kenv, cwd=str(cwd))
+    finally:
+        from phaya_notebook.core import launch
+
+        launch.stop_embedded(state_dir=sandbox_dir)
 
 
 def outputs(nb: Any) -> list[Any]:

@@ -91,7 +91,10 @@ def test_embeddings_are_deterministic_and_similar_for_similar_text(http: httpx.C
         r = http.post("/embedding/create", json={"input": texts, "model": "qwen/qwen3-embedding-8b"})
         assert r.status_code == 200
         assert r.json()["credits_used"] >= 0 and r.json()["usage"]["prompt_tokens"] > 0
-        return [d["embedding"] for d in sorted(r.json()["data"], key=lambda d: d["index"])]
+        # the live shape: success, id, one 4096-d vector per input, in input order (no index)
+        assert r.json()["success"] is True and r.json()["id"]
+        assert all(len(d["embedding"]) == 4096 for d in r.json()["data"])
+        return [d["embedding"] for d in r.json()["data"]]
 
     a, b, c = vec(["the cat sat on the mat", "the cat sat on a mat", "quarterly tax filing deadline"])
     assert vec("the cat sat on the mat")[0] == a

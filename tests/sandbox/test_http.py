@@ -102,6 +102,9 @@ def test_rate_limit_is_60_per_window_per_key_with_retry_after() -> None:
         assert a.get("/text-to-image/status/x").status_code == 429  # every authed path counts
         assert b.get("/user/credits").status_code == 200
         assert httpx.get(sb.base_url + "/text-to-speech/voices").status_code == 200
+        with admin(sb) as adm:  # the limiter's answers are counted apart (clients' 429s, server side)
+            limited = adm.get("/_sandbox/stats").json()["rate_limited"]
+        assert limited == {"total": 2, "by_key": {sb.key_id("a"): 2}}
 
 
 def test_rate_limit_recovers_after_retry_after() -> None:

@@ -35,7 +35,7 @@ def test_creates_charge_the_catalog_price_and_are_recorded(fresh_sandbox: Any) -
 def test_seedream_is_charged_on_completion(fresh_sandbox: Any) -> None:
     with client(fresh_sandbox) as c:
         r = c.post("/seedream/create", json={"prompt": "later"})
-        assert r.json()["credits_charged"] == 0
+        assert r.json()["credits_used"] == 0
         assert balance(c) == 100.0
         ans = poll(c, "seedream", r.json()["job_id"])
         assert ans["status"] == "completed" and ans["credits_used"] == 1.5

@@ -116,14 +116,14 @@ def test_kling_follows_the_motion_video_length_and_price(http: httpx.Client, tmp
     body = {"input_urls": [uploaded_image], "video_urls": [two_second_video], "mode": "1080p"}
     r = http.post("/kling-motion-control/create", json=body)
     assert r.status_code == 200
-    assert r.json()["credits_charged"] == pytest.approx(1.82 * 2)
+    assert r.json()["credits_used"] == pytest.approx(1.82 * 2)
     ans = poll(http, "kling", r.json()["job_id"])
     assert_playable(video_facts(fetch(ans["video_url"]).content, tmp_path), 2.0, "4:3")
 
 
 def test_subtitles_burn_into_the_given_video(http: httpx.Client, tmp_path: Any, two_second_video: str) -> None:
     r = http.post("/thai-subtitle/generate", json={"media_url": two_second_video, "script": "สวัสดี hello"})
-    assert r.json()["credits_charged"] == catalog.subtitle_credits(2.0)
+    assert r.json()["credits_used"] == catalog.subtitle_credits(2.0)
     ans = poll(http, "thai-subtitle", r.json()["job_id"])
     out = fetch(ans["video_url"]).content
     assert_playable(video_facts(out, tmp_path), 2.0, "4:3")
