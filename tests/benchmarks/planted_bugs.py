@@ -61,8 +61,8 @@ BUGS = [
         ["tests/core/test_local_media.py"]),
     Bug("local files uploaded before the price and budget checks",
         "phaya_notebook/core/client.py",
-        "        est = catalog.estimate(svc, body)\n        if est.credits > self.confirm_above and not confirm:",
-        "        est = catalog.estimate(svc, body)\n        if local:\n"
+        "        est = self._price(svc, body)\n        if est.credits > self.confirm_above and not confirm:",
+        "        est = self._price(svc, body)\n        if local:\n"
         "            body = substitute(body, await self._upload_all(local))\n            local = {}\n"
         "        if est.credits > self.confirm_above and not confirm:",
         ["tests/core/test_local_media.py"]),

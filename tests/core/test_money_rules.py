@@ -52,23 +52,33 @@ def test_no_cap_never_refuses_and_unreserve_stops_at_zero() -> None:
     assert c.committed_credits == 0.0
 
 
+def _job(charged: float | None, reserved: float | None = None, estimate: float = 5.0) -> Any:
+    job = SimpleNamespace(charged=charged, estimate=SimpleNamespace(credits=estimate))
+    if reserved is not None:
+        job._reserved = reserved
+    return job
+
+
 def test_settle_lowers_the_reservation_to_the_charge_only() -> None:
     c = client()
     c._reserve(5.0)
-    job: Any = SimpleNamespace(charged=3.0, _reserved=5.0)
+    job = _job(3.0, 5.0)
     c._settle(job)
     assert c.committed_credits == 3.0 and job._reserved == 3.0
     c._settle(job)  # settling twice changes nothing
     assert c.committed_credits == 3.0
-    dear: Any = SimpleNamespace(charged=9.0, _reserved=3.0)  # charged above the estimate: kept
+    dear = _job(9.0, 3.0)  # charged above the estimate: kept
     c._settle(dear)
     assert c.committed_credits == 3.0 and dear._reserved == 3.0
-    unknown: Any = SimpleNamespace(charged=None, _reserved=3.0)
+    unknown = _job(None, 3.0)
     c._settle(unknown)
     assert c.committed_credits == 3.0 and unknown._reserved == 3.0
-    free: Any = SimpleNamespace(charged=0.0, _reserved=3.0)  # charged nothing: all of it back
-    c._settle(free)
-    assert c.committed_credits == 0.0 and free._reserved == 0.0
+    zero = _job(0.0, 3.0)  # "charged 0" for a priced job is not believed: stays reserved
+    c._settle(zero)
+    assert c.committed_credits == 3.0 and zero._reserved == 3.0
+    cheap = _job(0.5, 3.0, estimate=3.0)  # a smaller real charge: the rest comes back
+    c._settle(cheap)
+    assert c.committed_credits == 0.5 and cheap._reserved == 0.5
 
 
 def test_release_gives_back_the_whole_reservation_once() -> None:
@@ -84,7 +94,7 @@ def test_release_gives_back_the_whole_reservation_once() -> None:
 def test_a_job_without_a_reservation_settles_and_releases_nothing() -> None:
     c = client()
     c._reserve(2.0)
-    bare: Any = SimpleNamespace(charged=0.5)  # e.g. a job object that never reserved
+    bare = _job(0.5)  # e.g. a job object that never reserved
     c._settle(bare)
     c._release(bare)
     assert c.committed_credits == 2.0 and bare._reserved == 0.0
