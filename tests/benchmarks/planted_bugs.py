@@ -27,8 +27,8 @@ SOURCE = ROOT
 class Bug:
     name: str
     path: str
-    old: str
-    new: str
+    old: str | tuple[str, ...]  # one change, or several made together
+    new: str | tuple[str, ...]
     tests: list[str]
 
 
@@ -39,8 +39,11 @@ BUGS = [
         ["tests/core/test_faults.py", "tests/core/test_client_mock.py", "tests/core/test_money_rules.py"]),
     Bug("reserve credits after creating the job (client.submit)",
         "phaya_notebook/core/client.py",
-        "        await self._learn_sandbox_speed()\n        self._reserve(est.credits)\n        try:\n",
-        "        await self._learn_sandbox_speed()\n        try:\n",
+        ("        await self._learn_sandbox_speed()\n        self._reserve(est.credits)\n        try:\n",
+         "        except BaseException:\n            self._unreserve(est.credits)\n            raise\n"),
+        ("        await self._learn_sandbox_speed()\n        try:\n",
+         "        except BaseException:\n            self._unreserve(est.credits)\n            raise\n"
+         "        self._reserve(est.credits)  # the bug: after the create\n"),
         ["tests/core/test_faults.py"]),
     Bug("chat box Send button stays disabled forever (busy flag never cleared)",
         "phaya_notebook/widgets/chat.py",
@@ -90,10 +93,14 @@ def run(bug: Bug) -> tuple[bool, list[str]]:
         copy_repo(work)
         target = work / bug.path
         text = target.read_text()
-        if text.count(bug.old) != 1:
-            raise SystemExit(f"{bug.name}: the code to change is not found once in {bug.path} (update BUGS)")
+        olds = (bug.old,) if isinstance(bug.old, str) else bug.old
+        news = (bug.new,) if isinstance(bug.new, str) else bug.new
+        for old, new in zip(olds, news, strict=True):
+            if text.count(old) != 1:
+                raise SystemExit(f"{bug.name}: the code to change is not found once in {bug.path} (update BUGS)")
+            text = text.replace(old, new)
         tests = [t for t in bug.tests if (work / t.split("::")[0]).exists()]
-        target.write_text(text.replace(bug.old, bug.new))
+        target.write_text(text)
         # cwd first on sys.path: the copy's package is imported, not the editable install
         proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "--tb=line",
                                *tests], cwd=work, capture_output=True, text=True)

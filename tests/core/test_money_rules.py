@@ -372,7 +372,7 @@ async def test_the_price_and_balance_checks_at_their_edges() -> None:
     c = srv.client(confirm_above=1.0)
     job = await c.submit("text-to-image", prompt="costs exactly confirm_above")  # no confirm needed
     assert job.id == "j1" and srv.count("GET", "/user/credits") == 1  # but the balance was checked
-    with pytest.raises(ConfirmationRequired):
+    with pytest.raises(ConfirmationRequired, match=r"^seedream costs about 1\.5 credits \("):
         await c.submit("seedream", prompt="costs 1.5")
     c2 = srv.client(confirm_above=1.0)
     balance["value"] = 0.99
@@ -434,4 +434,12 @@ async def test_a_create_answer_with_a_status_that_is_not_text_starts_the_job_as_
     c = srv.client()
     job = await c.submit("text-to-image", prompt="a cat")
     assert job.raw_status == "PENDING"
+    await c.aclose()
+
+
+async def test_the_charge_a_create_answer_reports_is_kept_under_either_name() -> None:
+    srv = Server([{"job_id": "used", "credits_used": 2}, {"job_id": "charged", "credits_charged": 3}])
+    c = srv.client()
+    assert (await c.submit("text-to-image", prompt="a cat")).charged == 2.0
+    assert (await c.submit("text-to-image", prompt="a dog")).charged == 3.0
     await c.aclose()
