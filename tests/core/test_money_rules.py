@@ -220,6 +220,8 @@ class Server:
                 return answer if isinstance(answer, httpx.Response) else httpx.Response(200, json=answer)
             for suffix, data in self.gets.items():
                 if req.url.path.endswith(suffix):
+                    if isinstance(data, httpx.Response):
+                        return data
                     return httpx.Response(200, json=data() if callable(data) else data)
             return httpx.Response(200, json={"status": "PROCESSING"})
 
@@ -265,6 +267,23 @@ async def test_two_candidates_are_never_guessed_between() -> None:
     with pytest.raises(AmbiguousCreate):
         await c.submit("text-to-image", prompt="a cat")
     assert srv.count("POST", "/text-to-image/generate") == 1 and c.jobs == []
+    await c.aclose()
+
+
+@pytest.mark.parametrize("history", ["two candidates", "lookup fails"])
+async def test_an_answered_failure_is_resent_only_when_the_lookup_proves_no_job(history: str) -> None:
+    # a 5xx answer, then a lookup that proves nothing (two jobs with this prompt, one of which
+    # may be ours, or a failed history request): sending again could charge twice
+    import httpx
+
+    both = {"jobs": [{"job_id": "a", "prompt": "a cat", "created_at": _NEW},
+                     {"job_id": "b", "prompt": "a cat", "created_at": _NEW}]}
+    gets = {"/text-to-image/history": both if history == "two candidates" else httpx.Response(500, text="down")}
+    srv = Server([_bad_gateway(), {"job_id": "second"}], gets)
+    c = srv.client()
+    with pytest.raises(AmbiguousCreate, match="NOT sent again"):
+        await c.submit("text-to-image", prompt="a cat")
+    assert srv.count("POST", "/text-to-image/generate") == 1 and c.jobs == [] and c.committed_credits == 0
     await c.aclose()
 
 
