@@ -1,0 +1,188 @@
+"""Generation and cost lines: flags generated from the chosen model's catalog params.
+
+``aspect_ratio`` becomes ``--aspect-ratio``, booleans get ``--flag`` / ``--no-flag``, lists are
+repeatable or comma separated, object fields become ``--zoom-mode`` style flags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from IPython.core.error import UsageError
+
+from .. import catalog
+from ..catalog import Param, ParamError, ParamProblem, Service
+from .commands import KINDS, Cost, Generate, Help
+from .models import _flag, _model_choice, _model_param, _primary, _try_service, default_service, resolve_model
+from .options import Opt, _bool_value, _number, _repeats, _scan, _split_list, _unknown
+from .tokens import Token, interpolate
+
+
+def _param_opts(svc: Service, *, cost: bool) -> dict[str, Opt]:
+    """Flags generated from a service's catalog params (``model`` is ``--model``, handled apart)."""
+    opts: dict[str, Opt] = {}
+    for p in svc.params:
+        if p.name == "model":
+            continue
+        flag = _flag(p.name)
+        if p.type == "bool":
+            opts[flag] = Opt(p.name, "const", True)
+            opts["--no-" + flag[2:]] = Opt(p.name, "const", False)
+        elif p.type in ("int", "float"):
+            opts[flag] = Opt(p.name, convert=_number(flag, int if p.type == "int" else float, p.allowed()))
+        elif p.type == "list":
+            opts[flag] = Opt(p.name, "multi", convert=_split_list)
+        elif p.type == "object":
+            opts[flag] = Opt(p.name, "const", {})
+            for f in p.fields:
+                sub_flag = f"{flag}-{f.name.replace('_', '-')}"
+                conv: Callable[[Any], Any] | None = None
+                if f.type in ("int", "float"):
+                    conv = _number(sub_flag, int if f.type == "int" else float, f.allowed())
+                elif f.type == "bool":
+                    conv = _bool_value(sub_flag)
+                opts[sub_flag] = Opt(p.name, convert=conv, sub=f.name)
+        else:
+            nullable = p.nullable
+
+            def conv_str(raw: Any, _nullable: bool = nullable) -> Any:
+                if _nullable and str(raw).lower() in ("none", "null", "auto"):
+                    return None
+                return raw
+
+            opts[flag] = Opt(p.name, convert=conv_str)
+    if cost:
+        opts["--media-seconds"] = Opt("media_seconds", convert=_number("--media-seconds", float, "a number"))
+        opts["--size-mb"] = Opt("size_mb", convert=_number("--size-mb", float, "a number"))
+    return opts
+
+
+def _base_opts(*, cost: bool) -> dict[str, Opt]:
+    opts = {
+        "--model": Opt("model"),
+        "-m": Opt("model"),
+        "-n": Opt("repeats", convert=_repeats),
+        "--repeat": Opt("repeats", convert=_repeats),
+        "--help": Opt("help", "const"),
+        "-h": Opt("help", "const"),
+    }
+    if not cost:
+        opts.update({
+            "--yes": Opt("confirm", "const"),
+            "-y": Opt("confirm", "const"),
+            "--no-wait": Opt("no_wait", "const"),
+            "--tag": Opt("tags", "multi", convert=_split_list),
+        })
+    return opts
+
+
+def _prescan_model(tokens: Sequence[Token], namespace: Mapping[str, Any] | None) -> str | None:
+    """Find ``--model`` before the real scan: the model decides which flags exist."""
+    model = None
+    for i, tok in enumerate(tokens):
+        if tok.quoted:
+            continue
+        if tok.text == "--":
+            break
+        name, eq, inline = tok.text.partition("=")
+        if name in ("--model", "-m"):
+            if eq:
+                model = inline
+            elif i + 1 < len(tokens):
+                model = tokens[i + 1].text
+    return None if model is None else str(interpolate(model, namespace))
+
+
+def _problem_text(svc: Service, prob: ParamProblem, primary: Param | None) -> str:
+    name = prob.field.split(".")[0]
+    if primary is not None and name == primary.name:
+        label = f"{name.upper()} (the words after the subcommand, or the cell body)"
+    elif prob.field == "model":
+        label = "--model"
+    else:
+        label = _flag(prob.field.replace(".", "-"))
+    tail = f" (allowed: {prob.allowed})" if prob.allowed else ""
+    return f"{label}: {prob.message}{tail}"
+
+
+def _usage_from(svc: Service, err: ParamError, primary: Param | None) -> UsageError:
+    lines = "; ".join(_problem_text(svc, p, primary) for p in err.problems)
+    return UsageError(f"{svc.name}: {lines}")
+
+
+def _generation(
+    sub: str, tokens: list[Token], cell: str | None, namespace: Mapping[str, Any] | None,
+    defaults: Mapping[str, str] | None, *, cost: bool,
+) -> Generate | Cost | Help:
+    model = _prescan_model(tokens, namespace)
+    implied: dict[str, Any] = {}
+    if sub in KINDS:
+        if model is not None:
+            svc, implied = resolve_model(sub, model)
+        else:
+            svc, implied = default_service(sub, defaults)
+    else:
+        svc = catalog.resolve_service(sub)
+        choice = _model_choice(svc, sub)
+        if model is not None:
+            choice = _model_choice(svc, model)
+            if choice is None and _try_service(model) is not svc:
+                mp = _model_param(svc)
+                allowed = [str(c) for c in mp.choices or ()] if mp else [svc.name]
+                raise _unknown("model", model, allowed, f"{sub} --model")
+        if choice:
+            implied = {"model": choice}
+    where = f"%phaya {'cost ' if cost else ''}{sub}" + (f" ({svc.name})" if svc.name != sub else "")
+    opts = {**_base_opts(cost=cost), **_param_opts(svc, cost=cost)}
+    primary = _primary(svc)
+    if primary is not None and primary.name not in ("model",):
+        opts.setdefault(_flag(primary.name), Opt(primary.name, "multi" if primary.type == "list" else "value",
+                                                 convert=_split_list if primary.type == "list" else None))
+    values, positionals = _scan(tokens, opts, where, namespace)
+    if values.pop("help", False):
+        return Help(svc.name)
+    facts: dict[str, float] = {k: values.pop(k) for k in ("media_seconds", "size_mb") if k in values}
+    repeats = values.pop("repeats", 1)
+    confirm = bool(values.pop("confirm", False))
+    wait = not values.pop("no_wait", False)
+    tags = tuple(str(t) for t in values.pop("tags", []))
+    values.pop("model", None)
+    params: dict[str, Any] = {**implied, **values}
+    words = [str(interpolate(t.text, namespace)) for t in positionals]
+    body = None if cell is None else str(interpolate(cell, namespace)).strip()
+    if primary is None and (words or body):
+        raise UsageError(f"{where}: takes no positional text (got {' '.join(words) or body!r})")
+    if primary is not None and (words or body):
+        if words and body:
+            raise UsageError(f"{where}: give the {primary.name} on the line or in the cell body, not both")
+        if primary.name in params:
+            raise UsageError(f"{where}: {primary.name} given twice (positional and {_flag(primary.name)})")
+        if primary.type == "list":
+            params[primary.name] = words if words else (body or "").split()
+        else:
+            params[primary.name] = " ".join(words) if words else body
+    try:
+        checked = _partial(svc, params) if cost else catalog.validate(svc, params)
+    except ParamError as err:
+        raise _usage_from(svc, err, primary) from None
+    if cost:
+        return Cost(svc, checked, repeats, facts)
+    return Generate(svc, checked, repeats, confirm, wait, tags)
+
+
+def _partial(svc: Service, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate the given fields only (a cost query may leave required ones out)."""
+    known = {p.name: p for p in svc.params}
+    probe = dict(params)
+    for p in svc.params:
+        if p.required and p.name not in probe:
+            probe[p.name] = _placeholder(p)
+    body = catalog.validate(svc, probe)
+    return {k: v for k, v in body.items() if k in params or not known[k].required}
+
+
+def _placeholder(p: Param) -> Any:
+    if p.type == "list":
+        return ["https://example.invalid/x"] * max(1, p.min_items or 1)
+    return "x" * max(1, p.min_length or 1)
