@@ -179,6 +179,58 @@ comparison.to_csv("comparison.csv")
 comparison.to_parquet("comparison.parquet")
 pd.read_parquet("comparison.parquet").dtypes"""),
     ],
+    "explore": [
+        ("md", "# Which prompt and model is worth it?\n\nRun a few prompts on a few models, mark the "
+               "results you would keep (👍) or throw away (👎), and let the log say what each kept "
+               "result cost. Then send the comparison to someone who has no notebook.\n\n" + LIVE_NOTE),
+        ("code", CONNECT),
+        ("md", "## Run a comparison\n\nEach job shows a live line (status, seconds, credits) while "
+               "the cell runs; the table below escapes every prompt."),
+        ("code", """\
+prompts = ["a paper boat on a pond, watercolor", "a lighthouse at dawn, ukiyo-e"]
+models = ["text-to-image", "nano-banana"]
+comparison = phaya.compare(prompts, models)
+comparison"""),
+        ("md", "## Rate what you would keep\n\nClick 👍 / 👎 under any result in the studio, the compare "
+               "grid or the gallery — or rate in code: `1` keeps, `-1` rejects, `0` clears. Ratings go "
+               "into the job log, so they survive a restart."),
+        ("code", """\
+verdicts = {  # (prompt number, model) -> rating
+    (0, "text-to-image"): 1, (1, "text-to-image"): -1,
+    (0, "nano-banana"): 1, (1, "nano-banana"): 1,
+}
+for row in comparison.df.itertuples():
+    phaya.rate(row.job_id, verdicts[(prompts.index(row.prompt), row.service)])
+
+kite = phaya.generate("text-to-image", prompt="a kite over sand dunes")
+kite.rate(-1)  # a result can rate itself, too"""),
+        ("md", "## Decide\n\n`summary()` per model for this run, `leaderboard()` over the whole log: "
+               "jobs, completed, kept, keep rate, credits and **credits per kept result**."),
+        ("code", "comparison.summary()"),
+        ("code", "comparison.summary(by=\"prompt\")"),
+        ("code", """\
+import matplotlib.pyplot as plt
+
+comparison.plot_summary()
+plt.show()"""),
+        ("code", "phaya.leaderboard()"),
+        ("code", "phaya.jobs()[[\"model\", \"prompt\", \"status\", \"charged\", \"rating\"]]"),
+        ("md", "## Browse the history\n\nEvery past job as a thumbnail with its cost; filter by model, "
+               "tag, rating or words in the prompt; **Remix** puts a job's prompt and parameters back "
+               "into a studio to edit and run again."),
+        ("code", """\
+gallery = phaya.gallery(page_size=12)
+gallery"""),
+        ("md", "## Share\n\nOne self-contained HTML file each: images embedded, small videos too, "
+               "every prompt escaped. Open them in any browser, attach them to a mail."),
+        ("code", """\
+from IPython.display import FileLink, display
+
+report = comparison.to_html("comparison-report.html", title="Boats and lighthouses")
+history = gallery.to_html("history-report.html")
+display(FileLink(report.name), FileLink(history.name))
+print(f"{report.stat().st_size / 1024:.0f} KB and {history.stat().st_size / 1024:.0f} KB")"""),
+    ],
     "chat": [
         ("md", "# Streaming chat\n\nReplies arrive token by token; each shows its tokens and "
                "credits.\n\n" + LIVE_NOTE),

@@ -31,6 +31,7 @@ __all__ = [
     "Rule",
     "Service",
     "chat_credits",
+    "credits_text",
     "embedding_credits",
     "estimate",
     "get_service",
@@ -246,9 +247,17 @@ class Service:
 
 # ---------------------------------------------------------------- prices
 
+def credits_text(amount: float | None) -> str:
+    """"1 credit", "2 credits", "0.5 credits", "? credits": the one way every label says it."""
+    if amount is None:
+        return "? credits"
+    value = float(amount)
+    return f"{value:g} credit" + ("" if value == 1 else "s")
+
+
 def _flat(credits: float, basis: str = "") -> PriceFn:
     def price(params: Mapping[str, Any], facts: Mapping[str, float]) -> Estimate:
-        return Estimate(credits, True, basis or f"{credits:g} credits per job")
+        return Estimate(credits, True, basis or f"{credits_text(credits)} per job")
 
     return price
 
@@ -256,7 +265,7 @@ def _flat(credits: float, basis: str = "") -> PriceFn:
 def _by_param(name: str, table: Mapping[Any, float], default: Any) -> PriceFn:
     def price(params: Mapping[str, Any], facts: Mapping[str, float]) -> Estimate:
         key = params.get(name) if params.get(name) is not None else default
-        return Estimate(table[key], True, f"{table[key]:g} credits at {name}={key}")
+        return Estimate(table[key], True, f"{credits_text(table[key])} at {name}={key}")
 
     return price
 

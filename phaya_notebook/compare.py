@@ -11,9 +11,6 @@ CSV / Parquet export).
 from __future__ import annotations
 
 import asyncio
-import base64
-import html
-import io
 import json
 import os
 import time
@@ -32,6 +29,8 @@ from .core.errors import (
     JobTimeout,
     PhayaError,
 )
+from .display import esc as _esc
+from .display import thumbnail_data_uri
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -67,6 +66,8 @@ class Cell:
     media: str = ""
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The running Job once created (live progress reads its status; not part of the table).
+    job: Any = field(default=None, repr=False, compare=False)
 
 
 def _model_label(service: str, params: Mapping[str, Any]) -> str:
@@ -175,7 +176,7 @@ async def _run_cell(client: AsyncPhaya, cell: Cell, tags: tuple[str, ...], timeo
     try:
         # The total was confirmed (or is under the threshold), so each job is too.
         job = await client.submit(cell.service, confirm=True, tags=tags, **cell.params)
-        cell.job_id, cell.status = job.id, job.status
+        cell.job_id, cell.status, cell.job = job.id, job.status, job
         result = await job.wait(timeout=timeout)
         cell.url = result.url
         cell.path = str(result.path) if result.path else None
@@ -211,30 +212,11 @@ async def run(client: AsyncPhaya, cells: list[Cell], *, confirm: bool = False, t
 
 
 def _thumbnail(path: Path) -> str | None:
-    """A small base64 JPEG/PNG data URI, or None without Pillow or for unreadable files."""
+    """A small data URI from display's one thumbnail helper; None for unreadable files."""
     try:
-        from PIL import Image
-    except ImportError:
+        return thumbnail_data_uri(path, max_b64=THUMB_MAX_B64, max_side=THUMB_SIDE)
+    except (OSError, ValueError, ImportError):
         return None
-    try:
-        with Image.open(path) as im:
-            im.load()
-            alpha = im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info)
-            im = im.convert("RGBA" if alpha else "RGB")
-            side = THUMB_SIDE
-            while side >= 24:
-                thumb = im.copy()
-                thumb.thumbnail((side, side))
-                buf = io.BytesIO()
-                fmt = "PNG" if alpha else "JPEG"
-                thumb.save(buf, fmt, **({} if alpha else {"quality": 70}))
-                b64 = base64.b64encode(buf.getvalue()).decode("ascii")
-                if len(b64) <= THUMB_MAX_B64:
-                    return f"data:image/{fmt.lower()};base64,{b64}"
-                side = int(side * 0.7)
-    except (OSError, ValueError):
-        return None
-    return None
 
 
 def _rel(path: str, base: Path) -> str:
@@ -244,10 +226,6 @@ def _rel(path: str, base: Path) -> str:
     except ValueError:  # another drive on Windows
         rel = path
     return quote(rel.replace(os.sep, "/"))
-
-
-def _esc(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
 
 
 def _media_html(cell: Cell, base: Path) -> str:
@@ -276,9 +254,12 @@ class Comparison:
     COLUMNS = ("prompt", "model", "repeat", "service", "status", "estimated", "credits", "refunded",
                "duration", "url", "path", "media", "error", "job_id")
 
-    def __init__(self, cells: Sequence[Cell], *, base_dir: str | os.PathLike[str] | None = None):
+    def __init__(self, cells: Sequence[Cell], *, base_dir: str | os.PathLike[str] | None = None,
+                 log: Any = None):
         self.cells = list(cells)
         self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
+        #: The JobLog the jobs were recorded in (ratings are read from it); None: unrated.
+        self.log = log
         self.df = self._frame()
 
     def _frame(self) -> pd.DataFrame:
@@ -342,6 +323,63 @@ class Comparison:
         caption = _esc(repr(self))
         return (f'<table class="phaya-compare"><caption>{caption}</caption>'
                 f"<thead><tr><th>prompt</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+    def ratings(self) -> dict[str, int]:
+        """{job_id: 1 | -1} of the rated jobs of this run, read from the log now."""
+        if self.log is None:
+            return {}
+        return dict(self.log.ratings(c.job_id for c in self.cells if c.job_id))
+
+    def summary(self, by: str | Sequence[str] = "model") -> pd.DataFrame:
+        """Per model (or ``by="prompt"``, or both): jobs, completed, kept, keep_rate, credits,
+        credits_per_kept, median_seconds — kept means rated 1 (``phaya.rate`` or 👍)."""
+        from .decide import summarize
+
+        rated = self.ratings()
+        rows = self.df.assign(rating=[rated.get(j) if j else None for j in self.df["job_id"]])
+        return summarize(rows, by)
+
+    def plot_summary(self, by: str | Sequence[str] = "model", ax: Any = None) -> Any:
+        """Credits per kept result per model, keep rate on each bar (matplotlib Axes)."""
+        from .decide import plot
+
+        return plot(self.summary(by), ax=ax)
+
+    def to_html(self, path: str | os.PathLike[str], *, title: str = "Comparison",
+                embed_max: int | None = None) -> Path:
+        """One self-contained HTML file (prompt × model grid, costs, ratings, the summary) to
+        send to someone without a notebook. Images are embedded thumbnails; video and audio
+        are embedded up to ``embed_max`` bytes (``report.EMBED_MAX_BYTES``), else linked."""
+        from . import report
+
+        out = Path(path)
+        base = out.resolve().parent
+        limit = report.EMBED_MAX_BYTES if embed_max is None else embed_max
+        rated = self.ratings()
+        models = list(dict.fromkeys(c.model for c in self.cells))
+        prompts = list(dict.fromkeys(c.prompt for c in self.cells))
+        by_key: dict[tuple[str, str], list[Cell]] = {}
+        for c in self.cells:
+            by_key.setdefault((c.prompt, c.model), []).append(c)
+        rows = []
+        for p in prompts:
+            tds = []
+            for m in models:
+                items = [report.card(
+                    media_html=report.media_item([c.path] if c.path else [], [c.url] if c.url else [], c.media,
+                                                 base=base, embed_max=limit),
+                    model=c.model, status=c.status, credits=0.0 if c.refunded else c.credits,
+                    seconds=c.duration, rating=rated.get(c.job_id or ""), error=c.error, job_id=c.job_id)
+                    for c in by_key.get((p, m), [])]
+                tds.append(f"<td>{''.join(items)}</td>")
+            rows.append(f'<tr><th class="prompt">{_esc(p)}</th>{"".join(tds)}</tr>')
+        head = "".join(f"<th>{_esc(m)}</th>" for m in models)
+        summary = ""
+        if any(c.job_id for c in self.cells):
+            summary = "<h2>Per model</h2>" + report.summary_table(self.summary())
+        body = (f"{summary}<h2>Results</h2><table class=\"grid\"><thead><tr><th>prompt</th>{head}</tr></thead>"
+                f"<tbody>{''.join(rows)}</tbody></table>")
+        return report.write(out, report.document(title, body, repr(self)))
 
     def to_csv(self, path: str | os.PathLike[str], **kw: Any) -> Path:
         self.df.to_csv(path, index=False, **kw)

@@ -19,18 +19,24 @@ import html
 import io
 import mimetypes
 import os
+import sys
 import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
+
+from .catalog import credits_text
 
 __all__ = [
     "DATA_URI_MAX_BYTES",
     "PREVIEW_MAX_B64",
     "Rendered",
     "bundle_size",
+    "cached_thumbnail",
     "chat_footer",
     "chat_markdown",
+    "esc",
+    "mark_shown",
     "markdown_to_html",
     "media_html",
     "relative_src",
@@ -45,7 +51,7 @@ PREVIEW_MAX_SIDE = 480
 #: Files up to this size also get an embedded ``data:`` source as a fallback.
 DATA_URI_MAX_BYTES = 2 * 1024 * 1024
 
-_thumb_cache: OrderedDict[tuple[str, int, int], str] = OrderedDict()
+_thumb_cache: OrderedDict[tuple[str, int, int, int, int], str] = OrderedDict()
 _thumb_lock = threading.Lock()
 _THUMB_CACHE_SIZE = 256
 
@@ -115,31 +121,75 @@ def _data_uri(path: Path, mime: str) -> str:
     return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def _esc(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+def esc(text: Any) -> str:
+    """THE HTML escape of this package (None is empty): every piece of text shown goes through it."""
+    return "" if text is None else html.escape(str(text), quote=True)
+
+
+_esc = esc
 
 
 # ---------------------------------------------------------------- images
 
 
-def thumbnail_data_uri(path: str | os.PathLike[str], max_b64: int = PREVIEW_MAX_B64,
-                       max_side: int = PREVIEW_MAX_SIDE) -> str:
-    """A JPEG (or PNG with transparency) preview of at most ``max_b64`` base64 characters.
-
-    Shrinks quality, then size, until it fits; cached by (path, mtime, size).
-    """
-    p = Path(path)
+def _thumb_key(p: Path, max_b64: int, max_side: int) -> tuple[str, int, int, int, int]:
     st = p.stat()
-    key = (str(p.resolve()), int(st.st_mtime_ns), st.st_size)
+    return (str(p.resolve()), int(st.st_mtime_ns), st.st_size, max_b64, max_side)
+
+
+def _disk_name(key: tuple[str, int, int, int, int]) -> str:
+    import hashlib
+
+    return hashlib.sha1(repr(key).encode()).hexdigest() + ".txt"
+
+
+def cached_thumbnail(path: str | os.PathLike[str], max_b64: int = PREVIEW_MAX_B64,
+                     max_side: int = PREVIEW_MAX_SIDE, cache_dir: str | os.PathLike[str] | None = None) -> str | None:
+    """The preview if it is already made (memory, then ``cache_dir``), else None: never decodes."""
+    key = _thumb_key(Path(path), max_b64, max_side)
     with _thumb_lock:
         if key in _thumb_cache:
             _thumb_cache.move_to_end(key)
             return _thumb_cache[key]
+    if cache_dir is not None:
+        try:
+            uri = (Path(cache_dir) / _disk_name(key)).read_text("ascii")
+        except (OSError, ValueError):
+            return None
+        if uri.startswith("data:image/"):
+            _remember(key, uri)
+            return uri
+    return None
+
+
+def _remember(key: tuple[str, int, int, int, int], uri: str) -> None:
+    with _thumb_lock:
+        _thumb_cache[key] = uri
+        while len(_thumb_cache) > _THUMB_CACHE_SIZE:
+            _thumb_cache.popitem(last=False)
+
+
+def thumbnail_data_uri(path: str | os.PathLike[str], max_b64: int = PREVIEW_MAX_B64,
+                       max_side: int = PREVIEW_MAX_SIDE, cache_dir: str | os.PathLike[str] | None = None) -> str:
+    """A JPEG (or PNG with transparency) preview of at most ``max_b64`` base64 characters.
+
+    THE thumbnail helper of the package. Shrinks quality, then size, until it fits; cached
+    in memory by (path, mtime, size, limits) and, given ``cache_dir``, on disk as well (the
+    history gallery: a thumbnail is made once, not once per kernel).
+    """
+    p = Path(path)
+    key = _thumb_key(p, max_b64, max_side)
+    hit = cached_thumbnail(p, max_b64, max_side, cache_dir)
+    if hit is not None:
+        return hit
+    st = p.stat()
     mime = mimetypes.guess_type(p.name)[0] or ""
     if st.st_size * 4 // 3 + 4 <= max_b64 and mime in ("image/jpeg", "image/png", "image/gif", "image/webp"):
         return _data_uri(p, mime)  # already small: embed as is, no decoding
     from PIL import Image
     with Image.open(p) as im:
+        if im.format == "JPEG":  # decode at a fraction of the size: big camera-size JPEGs stay cheap
+            im.draft("RGB", (max_side * 2, max_side * 2))
         im.load()
         alpha = im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info)
         im = im.convert("RGBA" if alpha else "RGB")
@@ -164,10 +214,16 @@ def thumbnail_data_uri(path: str | os.PathLike[str], max_b64: int = PREVIEW_MAX_
             side = int(side * 0.7)
     if not uri:
         raise ValueError(f"cannot make a preview of {p.name} within {max_b64} bytes")
-    with _thumb_lock:
-        _thumb_cache[key] = uri
-        while len(_thumb_cache) > _THUMB_CACHE_SIZE:
-            _thumb_cache.popitem(last=False)
+    _remember(key, uri)
+    if cache_dir is not None:
+        try:
+            folder = Path(cache_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".{_disk_name(key)}.{os.getpid()}.tmp"
+            tmp.write_text(uri, "ascii")
+            os.replace(tmp, folder / _disk_name(key))
+        except OSError:  # a read-only folder: the memory cache still holds it
+            pass
     return uri
 
 
@@ -253,7 +309,7 @@ def _caption(result: Any) -> str:
     bits = [str(getattr(result, "service", "") or "")]
     credits = getattr(result, "credits", None)
     if credits is not None:
-        bits.append(f"{float(credits):g} credits")
+        bits.append(credits_text(credits))
     job_id = getattr(result, "job_id", None)
     if job_id:
         bits.append(f"job {job_id}")
@@ -295,7 +351,7 @@ def chat_footer(reply: Any) -> str:
         foot.append(f"{tokens} tokens")
     credits = getattr(reply, "credits", None)
     if credits is not None:
-        foot.append(f"{float(credits):g} credits")
+        foot.append(credits_text(credits))
     return " · ".join(f for f in foot if f)
 
 
@@ -305,6 +361,26 @@ def chat_markdown(reply: Any) -> str:
 
 
 # ---------------------------------------------------------------- entry point
+
+
+def _execution_count() -> int | None:
+    """The running cell's number (None outside IPython; IPython is never imported here)."""
+    mod = sys.modules.get("IPython")
+    shell = mod.get_ipython() if mod is not None else None
+    return getattr(shell, "execution_count", None) if shell is not None else None
+
+
+def mark_shown(result: Any) -> None:
+    """The running cell already shows this result (a live progress line was replaced by it)."""
+    try:
+        result._phaya_shown_in = _execution_count()
+    except AttributeError:  # pragma: no cover - a result type without a __dict__
+        pass
+
+
+def _shown_here(result: Any) -> bool:
+    mark = getattr(result, "_phaya_shown_in", None)
+    return mark is not None and mark == _execution_count()
 
 
 def render(result: Any) -> Rendered:
@@ -317,6 +393,8 @@ def render(result: Any) -> Rendered:
             "text/plain": str(result.text),
         })
     caption = _caption(result)
+    if _shown_here(result):  # the cell's Out[] after its progress line became the result: one line
+        return Rendered({"text/plain": f"<{caption or 'result'} (shown above)>"})
     body = media_html(result)
     html_doc = (f'<div class="phaya-render" style="max-width:640px">{body}'
                 f'<div><small>{_esc(caption)}</small></div></div>')

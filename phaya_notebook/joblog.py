@@ -42,7 +42,7 @@ __all__ = ["COLUMNS", "TERMINAL", "JobLog", "JobLogError", "JobRecorder", "defau
 
 #: PRAGMA application_id of our files ("PHYA"): a foreign SQLite file has another one.
 APPLICATION_ID = 0x50485941
-SCHEMA_VERSION = 3  # 2: the ``output`` column (results that are not files); 3: ``key_id``, ``download``, ``processing_time_ms``
+SCHEMA_VERSION = 3  # 2: the ``output`` column (results that are not files); 3: ``key_id``, ``download``, ``processing_time_ms``, ``rating``
 #: Row statuses that end a job: the catalog's, plus "lost" (the server no longer knows it).
 TERMINAL = (*catalog.TERMINAL, "lost")
 #: Every status a row can have.
@@ -89,6 +89,8 @@ COLUMNS: dict[str, str] = {
     #: media of a completed job: 'cached' (all files on disk) or 'pending' (a download failed; retried)
     "download": "TEXT",
     "processing_time_ms": "INTEGER",
+    #: 1 kept, -1 rejected, NULL not rated (phaya.rate, the 👍/👎 on result cards)
+    "rating": "INTEGER",
 }
 #: Where a row's ``charged`` came from. The first two are the server's word on the money;
 #: a status answer's ``credits_used`` may lie (live: 0 on a Seedance job that cost 12).
@@ -397,6 +399,31 @@ class JobLog:
             ids = [r[0] for r in self.conn.execute(sql + " ORDER BY coalesce(finished_at, created_at)", args)]
         return [row for i in ids if (row := self.get(i)) is not None]
 
+    def rate(self, job_id: str, rating: int) -> None:
+        """Keep (1), reject (-1) or clear (0) a logged job's result: the ``rating`` column.
+
+        Raises ValueError naming the field for a rating other than 1, -1, 0, and KeyError
+        for a job id this log has never seen (a rating is never a row of its own).
+        """
+        value = check_rating(rating)
+        with self._lock:
+            found = self.conn.execute("SELECT 1 FROM jobs WHERE job_id = ?", (str(job_id),)).fetchone()
+        if found is None:
+            raise KeyError(f"job_id: {job_id!r} is not in the job log {str(self.path)!r}")
+        self.record(str(job_id), rating=value)
+
+    def ratings(self, job_ids: Iterable[str]) -> dict[str, int]:
+        """{job_id: 1 or -1} for the rated ones among ``job_ids`` (one query per 500 ids)."""
+        ids = [str(i) for i in job_ids if i]
+        out: dict[str, int] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            sql = (f"SELECT job_id, rating FROM jobs WHERE rating IS NOT NULL AND job_id IN "
+                   f"({', '.join('?' for _ in chunk)})")
+            with self._lock:
+                out.update((r[0], int(r[1])) for r in self.conn.execute(sql, chunk))
+        return out
+
     def attach(self, client: Any, *, session: str | None = None) -> JobRecorder:
         """Subscribe to an AsyncPhaya's (or Phaya's) JobEvents: every job it runs gets a row.
 
@@ -486,6 +513,57 @@ class JobLog:
             args.append(session)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
+    def _browse_where(self, service: str | Iterable[str] | None, tag: str | None, rating: Any,
+                      text: str | None) -> tuple[str, list[Any]]:
+        """Jobs (not chat calls) by service, tag, rating (1, -1, "unrated") and prompt text."""
+        where, args = self._where(service, None, None, tag, "job", None)
+        clauses = [where.removeprefix(" WHERE ")] if where else []
+        if rating is not None:
+            if rating in ("unrated", 0):
+                clauses.append("rating IS NULL")
+            elif rating in (1, -1) and not isinstance(rating, bool):
+                clauses.append("rating = ?")
+                args.append(int(rating))
+            else:
+                raise ValueError(f"rating: {rating!r} is not allowed (allowed: 1, -1, 'unrated' or None)")
+        if text:
+            clauses.append("(prompt LIKE ? ESCAPE '\\' OR model LIKE ? ESCAPE '\\')")
+            like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            args += [like, like]
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+    def browse(self, *, service: str | Iterable[str] | None = None, tag: str | None = None, rating: Any = None,
+               text: str | None = None, limit: int = 24, offset: int = 0) -> list[dict[str, Any]]:
+        """One page of jobs, newest first: ``LIMIT``/``OFFSET`` in SQL, so a page costs the
+        same with 100 or 100,000 rows (the gallery never loads the whole log)."""
+        where, args = self._browse_where(service, tag, rating, text)
+        sql = (f"SELECT {', '.join(COLUMNS)} FROM jobs{where} ORDER BY created_at DESC, rowid DESC "
+               "LIMIT ? OFFSET ?")
+        with self._lock:
+            rows = self.conn.execute(sql, [*args, int(limit), int(offset)]).fetchall()
+        out = []
+        for r in rows:
+            row = dict(zip(COLUMNS, r, strict=True))
+            for k in _JSON_COLUMNS:
+                if row[k] is not None:
+                    row[k] = json.loads(row[k])
+            out.append(row)
+        return out
+
+    def count(self, *, service: str | Iterable[str] | None = None, tag: str | None = None, rating: Any = None,
+              text: str | None = None) -> int:
+        """How many jobs :meth:`browse` would page through."""
+        where, args = self._browse_where(service, tag, rating, text)
+        with self._lock:
+            return int(self.conn.execute(f"SELECT count(*) FROM jobs{where}", args).fetchone()[0])
+
+    def services(self) -> list[str]:
+        """The services that have jobs in this log (the gallery's filter)."""
+        with self._lock:
+            rows = self.conn.execute("SELECT DISTINCT service FROM jobs WHERE kind = 'job' AND service IS NOT NULL "
+                                     "ORDER BY service").fetchall()
+        return [r[0] for r in rows]
+
     def to_dataframe(self, service: str | Iterable[str] | None = None, status: str | Iterable[str] | None = None,
                      since: Any = None, tag: str | None = None, *, kind: str | None = None,
                      session: str | None = None) -> pd.DataFrame:
@@ -522,7 +600,7 @@ class JobLog:
                 data[name] = _floats(values)
             elif name in _TIME_COLUMNS:
                 data[name] = pd.to_datetime(_floats(values), unit="s", utc=True).as_unit("ns")
-            elif name in ("tokens", "processing_time_ms"):
+            elif name in ("tokens", "processing_time_ms", "rating"):
                 data[name] = pd.array(_floats(values)).astype("Int64")
             else:
                 data[name] = pd.Series(np.array(values, dtype=object), dtype=object, copy=False)
@@ -557,6 +635,16 @@ class JobLog:
         if "day" in keys:
             df["day"] = pd.to_datetime(df["day"]).dt.date
         return df.set_index(keys if len(keys) > 1 else keys[0])
+
+
+RATINGS = {1: "keep", -1: "reject", 0: "clear"}
+
+
+def check_rating(rating: Any) -> int | None:
+    """1 / -1 stored as is, 0 clears (NULL); anything else is refused, naming the allowed values."""
+    if isinstance(rating, bool) or not isinstance(rating, int) or rating not in RATINGS:
+        raise ValueError(f"rating: {rating!r} is not allowed (allowed: 1 (keep), -1 (reject), 0 (clear))")
+    return None if rating == 0 else int(rating)
 
 
 def _floats(values: Any) -> Any:

@@ -28,6 +28,12 @@ _MODEL_TRAITS = {"image_model": "image", "video_model": "video", "music_model": 
                  "speech_model": "speech"}
 
 
+def _credits_text(amount: float | None) -> str:
+    from .catalog import credits_text  # lazy: %load_ext stays fast
+
+    return credits_text(amount)
+
+
 class Credits(float):
     """A credit amount that reads as one (``%phaya balance`` returns it)."""
 
@@ -215,13 +221,13 @@ class PhayaMagics(Magics):
         max_credits, confirm_above, committed = self._limits()
         if max_credits is not None and committed + total > max_credits + 1e-9:
             raise UsageError(
-                f"{what} would cost {total:g} credits; the session has committed {committed:g} of "
+                f"{what} would cost {_credits_text(total)}; the session has committed {committed:g} of "
                 f"PhayaMagics.max_credits = {max_credits:g} ({max(0.0, max_credits - committed):g} left). "
                 f"Raise it with %config PhayaMagics.max_credits = ..."
             )
         if total > confirm_above and not confirmed:
             raise UsageError(
-                f"{what} would cost {total:g} credits, above PhayaMagics.confirm_above = "
+                f"{what} would cost {_credits_text(total)}, above PhayaMagics.confirm_above = "
                 f"{confirm_above:g}: add --yes to run it"
             )
 
@@ -238,7 +244,7 @@ class PhayaMagics(Magics):
             jobs.append(job)
         if not cmd.wait:
             for job in jobs:
-                print(f"{cmd.service.name}: job {job.id} submitted ({est.credits:g} credits); "
+                print(f"{cmd.service.name}: job {job.id} submitted ({_credits_text(est.credits)}); "
                       "job.wait() for the result, or %phaya resume later")
             return jobs[0] if len(jobs) == 1 else jobs
         shown_by_hook = len(jobs) == 1 and self._result_will_display()
@@ -344,8 +350,8 @@ class PhayaMagics(Magics):
         approx = "" if est.exact else "about "
         total = est.credits * cmd.repeats
         times = f" x {cmd.repeats} = {approx}{total:g} credits" if cmd.repeats > 1 else ""
-        basis = "" if est.basis in ("", f"{est.credits:g} credits per job") else f" ({est.basis})"
-        print(f"{cmd.service.name} ({cmd.service.label}): {approx}{est.credits:g} credits per job{basis}{times}")
+        basis = "" if est.basis in ("", f"{_credits_text(est.credits)} per job") else f" ({est.basis})"
+        print(f"{cmd.service.name} ({cmd.service.label}): {approx}{_credits_text(est.credits)} per job{basis}{times}")
 
     def _models(self, cmd: Models) -> Any:
         import pandas as pd
@@ -491,9 +497,9 @@ class PhayaMagics(Magics):
             f"mode:          {mode}",
             f"API key:       {key}",
             f"session:       {state}",
-            f"committed:     {committed:g} credits"
+            f"committed:     {_credits_text(committed)}"
             + ("" if max_credits is None else f" of max_credits {max_credits:g}"),
-            f"confirm_above: {confirm_above:g} credits",
+            f"confirm_above: {_credits_text(confirm_above)}",
         ]
         for name, kind in _MODEL_TRAITS.items():
             lines.append(f"{name + ':':<15}{getattr(self, name) or '(default: ' + kind + ')'}")

@@ -30,14 +30,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import catalog
-from .compare import Comparison, ModelSpec, plan, run
+from . import catalog, progress
+from .compare import Comparison, ModelSpec, check_money, plan, run
 from .core.chat import ChatEvent
-from .core.errors import FolderNotWritable, JobFailed, JobTimeout, NotFound, PhayaError
+from .core.errors import FolderNotWritable, InvalidParams, JobFailed, JobTimeout, NotFound, PhayaError
 from .core.jobs import Result
 from .core.launch import embedded_info, is_embedded
 from .core.media import default_cache_dir
-from .core.sync import Phaya
+from .core.sync import Phaya, SyncJob
 from .joblog import JobLog, default_log_path, parse_time
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -77,11 +77,40 @@ class Session(Phaya):
         self.aio.timeline.enabled = True
         self._recorder = self.log.attach(self.aio, session=self.session_id)
         self.aio.add_listener(self._on_chat)
+        self.aio.add_listener(self._give_rater)
         self._downloads: dict[str, asyncio.Task[bool]] = {}
         self.aio.add_listener(self._on_completed)
 
     def __repr__(self) -> str:
         return super().__repr__().rstrip(">") + f" log={str(self.log.path)!r}>"
+
+    # ------------------------------------------------------------- ratings
+
+    def rate(self, job_id: str | Any, rating: int) -> None:
+        """Keep (1), reject (-1) or clear (0) a result: the ``rating`` column of ``jobs()``.
+
+        ``job_id`` may also be a Result or Job. Stored in the log at once, so it survives a
+        restart and counts in ``leaderboard()`` / ``comparison.summary()``.
+        """
+        from .joblog import check_rating
+
+        job_id = str(getattr(job_id, "job_id", None) or getattr(job_id, "id", None) or job_id)
+        try:
+            check_rating(rating)
+            self.log.rate(job_id, rating)
+        except ValueError as exc:
+            raise InvalidParams("rate", [catalog.ParamProblem(
+                "rating", f"{rating!r} is not allowed", "1 (keep), -1 (reject), 0 (clear)")]) from exc
+        except KeyError:
+            raise InvalidParams("rate", [catalog.ParamProblem(
+                "job_id", f"{job_id!r} is not in the job log {str(self.log.path)!r}",
+                "an id from phaya.jobs()")]) from None
+
+    def _give_rater(self, event: Any) -> None:
+        """A finished Result can rate itself (``result.rate(1)``) through this session's log."""
+        result = getattr(getattr(event, "job", None), "result", None)
+        if getattr(event, "kind", None) == "completed" and result is not None:
+            result.rater = self.rate
 
     # ------------------------------------------------------------- chat logging
 
@@ -170,6 +199,26 @@ class Session(Phaya):
         """Credits by service and/or by day: estimated, charged, refunded and net."""
         return self.log.spend(by, since=since, session=self.session_id if this_session else None)
 
+    def leaderboard(self, by: str | Sequence[str] = "model", *, service: str | Sequence[str] | None = None,
+                    since: Any = None, tag: str | None = None, this_session: bool = False) -> pd.DataFrame:
+        """Which model (``by="prompt"``: which prompt) gives results you keep, at what price.
+
+        Over every job in the log (filters as ``jobs()``): jobs, completed, kept (rated 1),
+        rejected, keep_rate, credits (net of refunds), credits_per_kept, median_seconds;
+        best value first. ``plot_leaderboard()`` draws it.
+        """
+        from .decide import summarize
+
+        rows = self.jobs(service, None, since, tag, kind="job", this_session=this_session)
+        rows = rows.assign(credits=rows["charged"].fillna(0.0) - rows["refunded"].fillna(0.0))
+        return summarize(rows, by)
+
+    def plot_leaderboard(self, by: str | Sequence[str] = "model", ax: Any = None, **filters: Any) -> Any:
+        """Credits per kept result, keep rate on each bar (a matplotlib Axes)."""
+        from .decide import plot
+
+        return plot(self.leaderboard(by, **filters), ax=ax)
+
     # ------------------------------------------------------------- money
 
     def estimate(self, service: str | catalog.Service, **params: Any) -> catalog.Estimate:
@@ -185,12 +234,47 @@ class Session(Phaya):
 
     def generate(self, service: str | catalog.Service, *, confirm: bool = False, on_progress: Any = None,
                  timeout: float | None = None, tags: tuple[str, ...] = (), **params: Any) -> Result:
-        """Submit, wait and reconcile the charge with the server (one history request)."""
+        """Submit, wait and reconcile the charge with the server (one history request).
+
+        In a notebook a progress line (status, elapsed / expected seconds, credits) shows
+        at once, updates in place and is replaced by the result.
+        """
         try:
+            if progress.in_kernel():
+                return self._run(self._generate_live(service, confirm, on_progress, timeout, tags, params))
             return super().generate(service, confirm=confirm, on_progress=on_progress, timeout=timeout,
                                     tags=tags, **params)
         finally:
             self._quiet_reconcile()
+
+    async def _generate_live(self, service: str | catalog.Service, confirm: bool, on_progress: Any,
+                             timeout: float | None, tags: tuple[str, ...], params: dict[str, Any]) -> Result:
+        est = self.aio.estimate(service, **params)  # a mistake is refused before anything shows
+        svc = service if isinstance(service, catalog.Service) else catalog.resolve_service(service)
+        live = progress.LiveProgress()
+        row = live.add(f"{svc.label} ({svc.name})", est.credits)
+        live.refresh()
+        try:
+            job = await live.watch(self.aio.submit(svc.name, confirm=confirm, tags=tags, watch=True, **params))
+        except BaseException:
+            live.clear()  # nothing started: the error says why
+            raise
+        row.job = job
+        return await self._follow(live, job, on_progress, timeout)
+
+    @staticmethod
+    async def _follow(live: progress.LiveProgress, job: Any, on_progress: Any, timeout: float | None) -> Result:
+        result = await live.watch(job.wait(on_progress=on_progress, timeout=timeout))
+        live.replace(result)
+        return result
+
+    def submit(self, service: str | catalog.Service, *, confirm: bool = False, tags: tuple[str, ...] = (),
+               watch: bool = False, **params: Any) -> SyncJob:
+        """The job at once; its ``wait()`` shows live progress in a notebook."""
+        return _LiveJob(super().submit(service, confirm=confirm, tags=tags, watch=watch, **params).aio, self)
+
+    def job(self, service: str | catalog.Service, job_id: str) -> SyncJob:
+        return _LiveJob(super().job(service, job_id).aio, self)
 
     def _quiet_reconcile(self) -> None:
         try:
@@ -326,19 +410,33 @@ class Session(Phaya):
                 print(f"phaya: skipped {skipped}")
             return fetched
 
+        live = progress.live("resume")
+        lines = {r["job_id"]: live.add(f"{r['service']} {r['job_id'][:8]}", r.get("estimated"))
+                 for r in rows} if live is not None else {}
+
         async def one(row: dict[str, Any]) -> Result | None:
+            line = lines.get(row["job_id"])
             try:
                 job = await self.aio.job(row["service"], row["job_id"])
             except NotFound:
                 self.log.record(row["job_id"], status="lost", finished_at=time.time(),
                                 error="the server no longer knows this job (404)")
+                if line is not None:
+                    line.note = "lost: the server no longer knows it (404)"
                 return None
+            except BaseException as exc:
+                if line is not None:
+                    line.note = f"could not re-attach ({exc})"
+                raise
+            if line is not None:
+                line.job = job
             try:
                 return await job.wait(timeout=timeout)
             except (JobFailed, JobTimeout):
                 return None
 
-        outcomes = await asyncio.gather(*(one(r) for r in rows), return_exceptions=True)
+        together = asyncio.gather(*(one(r) for r in rows), return_exceptions=True)
+        outcomes = await (live.watch(together) if live is not None else together)
         results = [o for o in outcomes if isinstance(o, Result)]
         errors = [o for o in outcomes if isinstance(o, BaseException)]
         try:
@@ -392,7 +490,22 @@ class Session(Phaya):
                        repeats: int = 1, confirm: bool = False, *, tags: Sequence[str] = (),
                        timeout: float | None = None) -> Comparison:
         cells = plan(prompts, models, repeats)
-        await run(self.aio, cells, confirm=confirm, tags=tags, timeout=timeout)
+        check_money(self.aio, cells, confirm)  # refused before any line shows
+        live = progress.live("compare")
+        if live is None:
+            await run(self.aio, cells, confirm=confirm, tags=tags, timeout=timeout)
+        else:
+            many = repeats > 1
+            rows = [live.add(f"{c.model} · {c.prompt[:40]}" + (f" #{c.repeat + 1}" if many else ""), c.estimate)
+                    for c in cells]
+
+            def sync() -> None:
+                for c, r in zip(cells, rows, strict=True):
+                    r.job = c.job
+                    if c.job is None and c.status == "not started":
+                        r.note = f"not started: {c.error}"
+
+            await live.watch(run(self.aio, cells, confirm=confirm, tags=tags, timeout=timeout), sync=sync)
         try:
             await self.areconcile()
         except PhayaError as exc:
@@ -401,7 +514,7 @@ class Session(Phaya):
             row = self.log.get(c.job_id) if c.job_id else None
             if row is not None and row.get("charged") is not None:
                 c.credits = round(float(row["charged"]) - float(row.get("refunded") or 0.0), 6)
-        return Comparison(cells)
+        return Comparison(cells, log=self.log)
 
     # ------------------------------------------------------------- widgets (built on demand)
 
@@ -414,6 +527,13 @@ class Session(Phaya):
         from .widgets import CompareGrid
 
         return CompareGrid(self)
+
+    def gallery(self, **kw: Any) -> Any:
+        """Past jobs of the log as thumbnails with cost: filter (service, tag, rating, text),
+        page, rate, remix into the studio, ``.to_html(path)`` to share. See ``widgets.Gallery``."""
+        from .widgets import Gallery
+
+        return Gallery(self, **kw)
 
     def chat_box(self) -> Any:
         from .widgets import ChatBox
@@ -429,6 +549,7 @@ class Session(Phaya):
         self.aio.remove_listener(self._on_completed)
         self.aio.remove_listener(self._recorder)
         self.aio.remove_listener(self._on_chat)
+        self.aio.remove_listener(self._give_rater)
         try:
             super().close()
         finally:
@@ -481,6 +602,23 @@ def check_folders(log_path: str | os.PathLike[str] | None = None,
     _writable(log_file.parent, "job log", "PHAYA_LOG", "log_path")
     _writable(Path(cache_dir) if cache_dir is not None else default_cache_dir(), "media cache",
               "PHAYA_CACHE_DIR", "cache_dir")
+
+
+class _LiveJob(SyncJob):
+    """A SyncJob whose blocking ``wait()`` shows a live progress line in a notebook."""
+
+    def wait(self, *, on_progress: Any = None, timeout: float | None = None) -> Result:
+        owner = self._owner
+        if not progress.in_kernel() or not isinstance(owner, Session):
+            return super().wait(on_progress=on_progress, timeout=timeout)
+
+        async def follow() -> Result:
+            job = self._job
+            live = progress.LiveProgress()
+            live.add(f"{job.service.label} ({job.service.name})", job.estimate.credits).job = job
+            return await owner._follow(live, job, on_progress, timeout)
+
+        return owner._run(follow())
 
 
 def connect(api_key: str | None = None, base_url: str | None = None, *,

@@ -52,7 +52,7 @@ def test_image_preview_is_capped_and_links_full_file(nb_dir: Path) -> None:
     assert len(m.group(2)) <= PREVIEW_MAX_B64
     thumb = Image.open(__import__("io").BytesIO(base64.b64decode(m.group(2))))
     assert max(thumb.size) <= display.PREVIEW_MAX_SIDE
-    assert "1 credits" in html and "job job-1" in html
+    assert "1 credit ·" in html and "1 credits" not in html and "job job-1" in html
     assert "phaya-media/abc.png" in data["text/plain"]
 
 

@@ -241,7 +241,7 @@ def test_confirm_threshold_needs_yes_and_sends_nothing(ip: Ip) -> None:
     assert "50 credits" in msg and "--yes" in msg and "confirm_above = 10" in msg
     ip.run("%config PhayaMagics.confirm_above = 0.5")
     msg = ip.fails("%phaya image a fox")
-    assert "1 credits" in msg and "--yes" in msg
+    assert "1 credit," in msg and "1 credits" not in msg and "--yes" in msg
     assert _delta(before, ip.stats()) == {}
     ip.run("r = %phaya image a fox --yes")
     assert ip.shell.user_ns["r"].media == "image"
@@ -267,7 +267,7 @@ def test_max_credits_budget_and_refund_of_failed_jobs(ip: Ip) -> None:
         with pytest.raises(BudgetExceeded, match="max_credits=1"):
             ip.magics.session.submit("text-to-image", prompt="a fox from the session")
         assert _delta(before, ip.stats()) == {}
-        assert "committed:     1 credits of max_credits 1" in _config(ip)
+        assert "committed:     1 credit of max_credits 1" in _config(ip)
     finally:
         ip.run("%config PhayaMagics.max_credits = None")
     assert ip.magics.session.aio.max_credits is None

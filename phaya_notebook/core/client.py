@@ -439,7 +439,7 @@ class AsyncPhaya:
         est = self._price(svc, body)
         if est.credits > self.confirm_above and not confirm:
             raise ConfirmationRequired(
-                f"{svc.name} costs about {est.credits:g} credits ({est.basis}), above confirm_above="
+                f"{svc.name} costs about {catalog.credits_text(est.credits)} ({est.basis}), above confirm_above="
                 f"{self.confirm_above:g}: pass confirm=True to run it", estimate=est)
         await self._learn_sandbox_speed()
         self._reserve(est.credits)
@@ -448,7 +448,7 @@ class AsyncPhaya:
                 balance = await self._balance_for(est.credits)
                 if balance < est.credits:
                     raise InsufficientCredits(
-                        f"{svc.name} needs about {est.credits:g} credits; the balance is {balance:g}",
+                        f"{svc.name} needs about {catalog.credits_text(est.credits)}; the balance is {balance:g}",
                         needed=est.credits, balance=balance)
             if local:
                 body = substitute(body, await self._upload_all(local))

@@ -25,6 +25,7 @@ and every message passes through :func:`scrub`, so the API key never appears in 
 from __future__ import annotations
 
 import json
+import sys
 from typing import TYPE_CHECKING, Any
 
 from ..catalog import Estimate, ParamError, ParamProblem
@@ -99,6 +100,34 @@ class PhayaError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    #: What to do about it, one line (shown under the message in a notebook).
+    hint: str = ""
+
+    @property
+    def _render_traceback_(self) -> Any:
+        """IPython's hook: a short block (the error and its fix) instead of 40 internal frames.
+
+        A property, so ``%tb`` (and ``%xmode Verbose``) can still get the full traceback:
+        when asked from there it raises AttributeError, ``hasattr`` says no and IPython
+        formats the frames as usual. Needs no IPython import (core never imports it).
+        """
+        if _full_traceback_wanted():
+            raise AttributeError("_render_traceback_")
+        return self._concise_traceback
+
+    def fix(self) -> str:
+        """What to do about it (``hint``, or worked out from the error's own fields)."""
+        return self.hint
+
+    def _concise_traceback(self) -> list[str]:
+        red, bold, reset = "\x1b[0;31m", "\x1b[1m", "\x1b[0m"
+        lines = [f"{red}{type(self).__name__}{reset}: {bold}{self.message}{reset}"]
+        fix = self.fix()
+        if fix:
+            lines.append(f"  → {scrub(fix)}")
+        lines.append("  (%tb shows the full traceback)")
+        return lines
+
     @staticmethod
     def from_response(resp: httpx.Response, what: str = "") -> PhayaError:
         """The error an HTTP answer means (replicate's pattern: one constructor)."""
@@ -130,6 +159,21 @@ class PhayaError(Exception):
         return PhayaError(f"{where}unexpected answer {code} ({text})", status_code=code, detail=detail)
 
 
+def _full_traceback_wanted() -> bool:
+    """True inside IPython's ``%tb`` magic, or when the user chose ``%xmode Verbose``."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "tb" and "magics" in code.co_filename:
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    shell = sys.modules.get("IPython")
+    get = getattr(shell, "get_ipython", None) if shell is not None else None
+    ip = get() if get is not None else None
+    mode = getattr(getattr(ip, "InteractiveTB", None), "mode", "")
+    return mode == "Verbose"
+
+
 def _detail_text(detail: Any) -> str:
     """FastAPI's 422 detail list as 'body.prompt: field required; ...'."""
     if isinstance(detail, list):
@@ -158,10 +202,12 @@ def retry_after_of(resp: httpx.Response) -> float | None:
 
 class AuthenticationError(PhayaError):
     status_code = 401
+    hint = "check PHAYA_API_KEY (or connect(api_key=...)); without a key connect() uses the offline sandbox"
 
 
 class InsufficientCredits(PhayaError):
     status_code = 402
+    hint = "top up, or pick a cheaper model: phaya.estimate(service, ...) prices a job without running it"
 
     def __init__(self, message: str = "", *, needed: float | None = None, balance: float | None = None,
                  **kw: Any):
@@ -172,10 +218,13 @@ class InsufficientCredits(PhayaError):
 
 class NotFound(PhayaError):
     status_code = 404
+    hint = "job ids belong to one key and one server: check the id and PHAYA_BASE"
 
 
 class InvalidParams(PhayaError, ParamError):
     """Client-side validation failure; nothing was sent. Also a ``catalog.ParamError``."""
+
+    hint = "fix the field named above; nothing was sent and no credits were spent"
 
     def __init__(self, service: str, problems: list[ParamProblem]):
         ParamError.__init__(self, service, problems)
@@ -192,10 +241,12 @@ class InvalidParams(PhayaError, ParamError):
 
 class ServerValidationError(PhayaError):
     status_code = 422
+    hint = "the server refused the body: check the field it names (phaya.estimate(...) validates locally)"
 
 
 class RateLimited(PhayaError):
     status_code = 429
+    hint = "60 requests a minute per key: wait a little and run it again"
 
     def __init__(self, message: str = "", *, retry_after: float | None = None, **kw: Any):
         super().__init__(message, **kw)
@@ -205,12 +256,20 @@ class RateLimited(PhayaError):
 class ServerError(PhayaError):
     """5xx, or a 2xx whose body is not the JSON the contract promises."""
 
+    hint = "the server had trouble: try again in a minute; phaya.jobs() shows what ran"
+
 
 class TransportError(PhayaError):
     """No answer: connection refused, timeout, connection dropped."""
 
+    hint = "no answer from the server: check PHAYA_BASE and the network, then run it again"
+
 
 class JobFailed(PhayaError):
+    def fix(self) -> str:
+        money = "its credits were refunded" if self.refunded else "phaya.jobs() shows what it was charged"
+        return f"{money}; try another prompt or model"
+
     def __init__(self, message: str, *, job: Job | None = None, error: str | None = None,
                  refunded: bool = False):
         super().__init__(message)
@@ -222,18 +281,24 @@ class JobFailed(PhayaError):
 class JobTimeout(PhayaError):
     """The wait ended; the job may still finish: ``await client.job(service, id)`` resumes it."""
 
+    hint = "the job keeps running on the server: phaya.resume() collects it later"
+
     def __init__(self, message: str, *, job: Job | None = None):
         super().__init__(message)
         self.job = job
 
 
 class ConfirmationRequired(PhayaError):
+    hint = "pass confirm=True to run it (or raise confirm_above in connect())"
+
     def __init__(self, message: str, *, estimate: Estimate | None = None):
         super().__init__(message)
         self.estimate = estimate
 
 
 class BudgetExceeded(PhayaError):
+    hint = "raise max_credits in connect(...), or run fewer or cheaper jobs"
+
     def __init__(self, message: str, *, estimate: float | None = None, remaining: float | None = None):
         super().__init__(message)
         self.estimate = estimate
@@ -241,6 +306,8 @@ class BudgetExceeded(PhayaError):
 
 
 class AmbiguousCreate(PhayaError):
+    hint = "do not simply resend: check phaya.jobs() and the credits history first"
+
     def __init__(self, message: str, *, service: str = "", sent_at: float | None = None):
         super().__init__(message)
         self.service = service

@@ -50,12 +50,22 @@ class Result:
     mime_types: list[str] = field(default_factory=list)
     sizes: list[int] = field(default_factory=list)
     download_errors: list[str] = field(default_factory=list)
+    #: Set by a Session: writes a rating to its job log (core knows no log).
+    rater: Callable[[str, int], Any] | None = field(default=None, compare=False)
+
+    def rate(self, rating: int) -> None:
+        """Keep (1), reject (-1) or clear (0) this result in the job log (``jobs()``' rating)."""
+        if self.rater is None:
+            raise PhayaError("rate: this result belongs to no job log; connect with "
+                             "phaya_notebook.connect() to rate results")
+        self.rater(self.job_id, rating)
 
     def __repr__(self) -> str:
         what = (repr(self.text[:60] + ("…" if len(self.text) > 60 else "")) if self.text and not self.character_id
                 else self.character_id or ", ".join(str(p) for p in self.paths) or self.url)
         note = "; not cached yet (download failed, retrying)" if not self.cached else ""
-        return f"<Result {self.service} {self.job_id[:8]} {self.media}: {what} ({self.credits:g} credits{note})>"
+        return (f"<Result {self.service} {self.job_id[:8]} {self.media}: {what} "
+                f"({catalog.credits_text(self.credits)}{note})>")
 
     @property
     def cached(self) -> bool:

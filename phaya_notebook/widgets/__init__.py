@@ -20,6 +20,10 @@ Stable CSS classes, for browser tests and custom styling:
 ``phaya-error``             where a task's exception is shown
 ``phaya-compare``           the compare grid widget
 ``phaya-compare-cell``      one prompt × model cell of the grid
+``phaya-history``           the history gallery (``Gallery``; ``phaya-history-card`` per job,
+                            ``phaya-remix`` its Remix button, ``phaya-page`` the page label)
+``phaya-rating``            👍 / 👎 of a finished result (``phaya-rate-up``, ``phaya-rate-down``;
+                            ``phaya-rated`` on the chosen one); only with a job log
 ``phaya-chat``              the chat box (``phaya-chat-reply`` on each streamed reply)
 ``phaya-chat-prices``       the studio's footer: chat and embedding prices per million tokens
 ==========================  =====================================================
@@ -33,7 +37,8 @@ from __future__ import annotations
 from .chat import ChatBox
 from .compare_grid import CompareGrid
 from .controls import ParamControls, model_options
+from .gallery import Gallery
 from .jobcard import JobCard
 from .studio import Studio
 
-__all__ = ["ChatBox", "CompareGrid", "JobCard", "ParamControls", "Studio", "model_options"]
+__all__ = ["ChatBox", "CompareGrid", "Gallery", "JobCard", "ParamControls", "Studio", "model_options"]

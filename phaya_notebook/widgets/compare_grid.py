@@ -15,6 +15,7 @@ from .. import catalog
 from ..catalog import ParamError, Service
 from .confirm import ConfirmBar
 from .jobcard import JobCard
+from .rating import rater_of
 from .studio import aio_of
 from .tasks import TaskSet
 
@@ -101,14 +102,14 @@ class CompareGrid(w.VBox):
                     return
                 self.plan.append((p, svc))
         self.total = round(total, 6)
-        self.cost.value = f"<b>{len(self.plan)} jobs · total {self.total:g} credits</b>"
+        self.cost.value = f"<b>{len(self.plan)} jobs · total {catalog.credits_text(self.total)}</b>"
         self.start_button.disabled = False
 
     # ------------------------------------------------------------ confirm, then run
     def _on_start(self, _: Any = None) -> None:
         if self.total is None:
             return
-        self.confirm_box.show(f"Run {len(self.plan)} jobs for {self.total:g} credits in total?")
+        self.confirm_box.show(f"Run {len(self.plan)} jobs for {catalog.credits_text(self.total)} in total?")
         self.start_button.disabled = True
 
     def _hide_confirm(self) -> None:
@@ -141,10 +142,28 @@ class CompareGrid(w.VBox):
         except Exception as exc:
             cell.children = (w.HTML(f'<span style="{ERR}">{_e(type(exc).__name__)}: {_e(exc)}</span>'),)
             raise
-        card = JobCard(job, spawn=self.tasks.spawn, title=f"{svc.label}", tick=self.tick)
+        card = JobCard(job, spawn=self.tasks.spawn, title=f"{svc.label}", tick=self.tick,
+                       rate=rater_of(self.client))
         self.cards[(i, j)] = card
         cell.children = (card,)
         await card.run()
+
+    def comparison(self) -> Any:
+        """The grid's jobs so far as a :class:`~phaya_notebook.compare.Comparison` (for
+        ``summary()``, ``to_html(path)``, CSV...); ratings are read from the session's log."""
+        from ..compare import Cell, Comparison
+
+        cells = []
+        for (_, _), card in sorted(self.cards.items()):
+            job, res = card.job, card.result
+            svc = job.service
+            cells.append(Cell(
+                prompt=str(job.params.get("prompt", "")), model=svc.name, service=svc.name, params=dict(job.params),
+                repeat=0, estimate=job.estimate.credits, status=str(job.status), job_id=job.id,
+                credits=0.0 if job.refunded else job.charged, refunded=bool(job.refunded),
+                duration=job.elapsed if job.done else None, url=getattr(res, "url", None),
+                path=str(res.path) if res is not None and res.path else None, media=svc.media, error=job.error))
+        return Comparison(cells, log=getattr(self.client, "log", None))
 
     def show_error(self, exc: BaseException) -> None:
         self.error.value = f'<span style="{ERR}">{_e(type(exc).__name__)}: {_e(exc)}</span>'

@@ -17,7 +17,7 @@ import ipywidgets as w
 from .. import catalog
 from ..catalog import Param, Service
 
-__all__ = ["MEDIA_ORDER", "ParamControls", "model_options", "price_label"]
+__all__ = ["MEDIA_ORDER", "SEED_PARAMS", "ParamControls", "model_options", "price_label"]
 
 Uploader = Callable[[bytes, str], Awaitable[str]]
 Spawner = Callable[[Any], Any]
@@ -25,6 +25,8 @@ Spawner = Callable[[Any], Any]
 #: Group order of the model picker.
 MEDIA_ORDER = ("image", "video", "audio", "speech", "character", "download", "text", "file")
 _UNSET = object()
+#: Parameter names that seed a model's randomness (the studio varies them across takes).
+SEED_PARAMS = ("seed", "seeds")
 _DEFAULT = "(default)"
 
 
@@ -184,6 +186,35 @@ class _Field:
             return v if (v != "" or p.required) else _UNSET
         return v
 
+    # -- writing (remix: a past job's parameters back into the controls)
+    def set(self, value: Any) -> None:
+        """Show ``value`` (a logged request's value); ``_UNSET`` turns an optional field off."""
+        p = self.param
+        if value is _UNSET or value is None:
+            if self.enable is not None:
+                self.enable.value = False
+            elif p.choices is not None and p.default is None:
+                self.value_widget.value = None
+            return
+        if self.enable is not None:
+            self.enable.value = True
+        if p.type == "object":
+            for c in self.children:
+                c.set(value.get(c.param.name, _UNSET) if isinstance(value, dict) else _UNSET)
+            return
+        widget = self.value_widget
+        if p.type == "list":
+            widget.value = "\n".join(str(v) for v in (value if isinstance(value, (list, tuple)) else [value]))
+        elif p.choices is not None:
+            if value in p.choices:
+                widget.value = value
+        elif p.type == "bool":
+            widget.value = bool(value)
+        elif p.type in ("int", "float"):
+            widget.value = int(value) if p.type == "int" else float(value)
+        else:
+            widget.value = str(value)
+
     def observe(self, fn: Callable[[Any], None]) -> None:
         self.value_widget.observe(fn, names="value")
         if self.enable is not None:
@@ -209,6 +240,24 @@ class ParamControls(w.VBox):
         }
         super().__init__([f.widget for f in self.fields.values()])
         self.add_class("phaya-controls")
+        for name in SEED_PARAMS:
+            if name in self.fields:
+                self.fields[name].widget.add_class("phaya-seed")
+
+    @property
+    def seed_param(self) -> Param | None:
+        """The model's seed field (Veo's ``seeds``), if it has one."""
+        return next((f.param for n, f in self.fields.items() if n in SEED_PARAMS), None)
+
+    def load(self, params: dict[str, Any]) -> None:
+        """Set every control from a request's params (fields it lacks go back to off/default)."""
+        for name, f in self.fields.items():
+            if name in params:
+                f.set(params[name])
+            elif f.enable is not None or (f.param.choices is not None and f.param.default is None):
+                f.set(_UNSET)
+            elif f.param.default is not None:
+                f.set(f.param.default)
 
     def params(self) -> dict[str, Any]:
         """What the user set, as catalog params (unset optional fields are left out)."""

@@ -18,6 +18,8 @@ from typing import Any
 import ipywidgets as w
 
 from .. import display
+from ..catalog import credits_text
+from .rating import RateButtons
 
 __all__ = ["JobCard"]
 
@@ -46,16 +48,14 @@ def _e(x: Any) -> str:
     return html.escape(str(x))
 
 
-def _credits(x: float | None) -> str:
-    return "?" if x is None else f"{float(x):g}"
-
-
 class JobCard(w.VBox):
     """A running, then finished, job. CSS: ``phaya-jobcard``; ``phaya-result`` once finished."""
 
     def __init__(self, job: Any, *, spawn: Callable[[Any], Any] | None = None, title: str | None = None,
-                 tick: float = TICK_SECONDS):
+                 tick: float = TICK_SECONDS, rate: Callable[[str, int], Any] | None = None):
         self.job = job
+        self.rate = rate
+        self.rating: RateButtons | None = None
         self.spawn = spawn
         self.tick = tick
         self.result: Any = None
@@ -130,7 +130,10 @@ class JobCard(w.VBox):
             if cost is None:
                 cost = getattr(job, "charged", None)
             self.status.value = "completed"
-            self.info.value = f"{_credits(cost)} credits · {duration:.1f} s · completed"
+            self.info.value = f"{credits_text(cost)} · {duration:.1f} s · completed"
+            if self.rate is not None:
+                self.rating = RateButtons(str(job.id), self.rate)
+                self.children = (*self.children, self.rating)
         else:
             exc = self.error
             status = str(getattr(job, "status", "") or "")
@@ -140,7 +143,7 @@ class JobCard(w.VBox):
             reason = getattr(exc, "error", None) or getattr(job, "error", None) or (str(exc) if exc else "")
             refunded = bool(getattr(exc, "refunded", False) or getattr(job, "refunded", False))
             amount = getattr(job, "charged", None) or getattr(getattr(job, "estimate", None), "credits", None)
-            money = (f"{_credits(amount)} credits refunded" if refunded else
+            money = (f"{credits_text(amount)} refunded" if refunded else
                      "not refunded yet" if self.outcome != "timeout" else "still running on the server (resumable)")
             self.status.value = f'<span style="color:#b00">{_e(self.outcome)}</span>'
             self.info.value = (f'<span style="color:#b00">{_e(self.outcome)}: {_e(reason)}</span>'

@@ -18,6 +18,7 @@ from ..catalog import Estimate, ParamError, Service
 from .confirm import ConfirmBar
 from .controls import ParamControls, model_options
 from .jobcard import JobCard
+from .rating import rater_of
 from .tasks import TaskSet, has_running_loop
 
 __all__ = ["Studio", "budget_left"]
@@ -26,6 +27,8 @@ WARN = "color:#b35c00;font-weight:bold"
 #: Least seconds between two balance requests after a burst of finished jobs.
 BALANCE_EVERY = 1.0
 ERR = "color:#b00"
+#: Most takes (jobs) one Generate may start.
+MAX_TAKES = 8
 
 
 def _e(x: Any) -> str:
@@ -87,6 +90,11 @@ class Studio(w.VBox):
         self.cost.add_class("phaya-cost")
         self.balance_label = w.HTML("balance: …")
         self.balance_label.add_class("phaya-balance")
+        self.takes = w.BoundedIntText(value=1, min=1, max=MAX_TAKES, description="Takes",
+                                      description_tooltip="Jobs per Generate (each one is charged); "
+                                      "a set seed goes up by one per take",
+                                      layout=w.Layout(width="150px"), style={"description_width": "50px"})
+        self.takes.add_class("phaya-takes")
         self.generate = w.Button(description="Generate", icon="play", button_style="primary")
         self.generate.add_class("phaya-generate")
         self.reason = w.HTML("")
@@ -104,6 +112,7 @@ class Studio(w.VBox):
         self.chat_prices.add_class("phaya-chat-prices")
 
         self.prompt.observe(self._changed, names="value")
+        self.takes.observe(self._changed, names="value")
         self.model.observe(self._model_changed, names="value")
         self.generate.on_click(self._on_generate)
         self.confirm_box.on_confirm(self._on_confirm)
@@ -111,7 +120,7 @@ class Studio(w.VBox):
         super().__init__([
             self.prompt, self.model, self.controls_box,
             w.HBox([self.cost, w.HTML("&nbsp;·&nbsp;"), self.balance_label]),
-            w.HBox([self.generate, self.reason]), self.confirm_box, self.error,
+            w.HBox([self.takes, self.generate, self.reason]), self.confirm_box, self.error,
             self.running_label, self.jobs_box, w.HTML("<b>Results</b> (newest first)"), self.gallery,
             self.chat_prices,
         ])
@@ -160,7 +169,9 @@ class Studio(w.VBox):
             return
         self._estimate = est
         self.generate.disabled = False
-        self.generate.tooltip = f"Run {svc.label} for {est.credits:g} credits"
+        n = self.n_takes
+        self.generate.tooltip = (f"Run {svc.label} for {catalog.credits_text(est.credits)}"
+                                 + (f" × {n} takes" if n > 1 else ""))
         self.reason.value = ""
         self.cost.value = self._cost_html(est)
 
@@ -169,13 +180,22 @@ class Studio(w.VBox):
         estimate = getattr(self.aio, "estimate", None)
         return estimate(svc.name, **params) if callable(estimate) else catalog.estimate(svc, params)
 
+    @property
+    def n_takes(self) -> int:
+        return max(1, min(MAX_TAKES, int(self.takes.value or 1)))
+
     def _cost_html(self, est: Estimate) -> str:
-        text = f"cost: {'' if est.exact else '≤ ' if 'at most' in est.basis else '~'}{est.credits:g} credits"
+        n = self.n_takes
+        approx = '' if est.exact else '≤ ' if 'at most' in est.basis else '~'
+        total = round(est.credits * n, 6)
+        text = f"cost: {approx}{catalog.credits_text(est.credits)}"
+        if n > 1:
+            text = f"cost: {n} × {approx}{catalog.credits_text(est.credits)} = {catalog.credits_text(total)}"
         warn = []
-        if self.balance is not None and est.credits > self.balance:
+        if self.balance is not None and total > self.balance:
             warn.append(f"exceeds your balance of {self.balance:g}")
         left = budget_left(self.aio)
-        if left is not None and est.credits > left:
+        if left is not None and total > left:
             warn.append(f"exceeds the session budget ({left:g} left)")
         confirm_above = getattr(self.aio, "confirm_above", None)
         note = f" <small>({_e(est.basis)})</small>" if est.basis else ""
@@ -183,7 +203,7 @@ class Studio(w.VBox):
             self.cost.add_class("phaya-cost-warning")
             return f'<span style="{WARN}">⚠ {_e(text)} — {_e("; ".join(warn))}</span>{note}'
         self.cost.remove_class("phaya-cost-warning")
-        if confirm_above is not None and est.credits > confirm_above:
+        if confirm_above is not None and total > confirm_above:
             note += f" <small>(above {confirm_above:g}: asks to confirm)</small>"
         return f"<b>{_e(text)}</b>{note}"
 
@@ -226,20 +246,23 @@ class Studio(w.VBox):
             self.reason.value = f'<span style="{ERR}">{_e(exc)}</span>'
             return
         confirm_above = getattr(self.aio, "confirm_above", None)
-        if confirm_above is not None and est.credits > confirm_above:
+        n = self.n_takes
+        total = round(est.credits * n, 6)
+        if confirm_above is not None and total > confirm_above:
             self._pending = (svc, params, est)
-            self.confirm_box.show(f'<span style="{WARN}">{_e(svc.label)} costs {est.credits:g} credits '
+            what = f"{n} takes of {_e(svc.label)} cost" if n > 1 else f"{_e(svc.label)} costs"
+            self.confirm_box.show(f'<span style="{WARN}">{what} {_e(catalog.credits_text(total))} '
                                   f"(above {confirm_above:g}). Run it?</span>")
             self.generate.disabled = True
             return
-        self.start(svc, params, confirm=False)
+        self.start(svc, params, confirm=False, takes=n)
 
     def _on_confirm(self, _: Any = None) -> None:
         if self._pending is None:
             return
         svc, params, _est = self._pending
         self._hide_confirm()
-        self.start(svc, params, confirm=True)
+        self.start(svc, params, confirm=True, takes=self.n_takes)
 
     def _on_cancel_confirm(self, _: Any = None) -> None:
         self._hide_confirm()
@@ -249,15 +272,35 @@ class Studio(w.VBox):
         self.confirm_box.hide(clear=True)
         self.generate.disabled = self._estimate is None
 
-    def start(self, svc: Service, params: dict[str, Any], *, confirm: bool) -> Any:
-        """Submit and follow one job as a task; returns the task at once."""
-        return self.tasks.spawn(self._run(svc, dict(params), confirm), name=f"phaya-studio-{svc.name}")
+    def start(self, svc: Service, params: dict[str, Any], *, confirm: bool, takes: int = 1) -> Any:
+        """Submit and follow ``takes`` jobs as tasks; returns the task at once (a list for several).
+
+        A seed the user set goes up by one per take (within its range), so takes differ and
+        each stays reproducible; without a seed the server picks one per job.
+        """
+        seed = self.controls.seed_param if self.controls is not None else None
+        tasks = []
+        for i in range(max(1, takes)):
+            body = dict(params)
+            if i and seed is not None and isinstance(body.get(seed.name), int):
+                top = seed.maximum if seed.maximum is not None else body[seed.name] + i
+                body[seed.name] = min(int(top), body[seed.name] + i)
+            tasks.append(self.tasks.spawn(self._run(svc, body, confirm), name=f"phaya-studio-{svc.name}"))
+        return tasks[0] if len(tasks) == 1 else tasks
+
+    def load(self, service: str, params: dict[str, Any]) -> None:
+        """Remix: put a past job's model, prompt and parameters back in, ready to edit and run."""
+        self.model.value = catalog.resolve_service(service).name  # rebuilds the controls
+        if self.controls is not None:
+            self.controls.load({k: v for k, v in params.items() if k != "prompt"})
+        self.prompt.value = str(params.get("prompt") or "")
+        self._changed()
 
     async def _run(self, svc: Service, params: dict[str, Any], confirm: bool) -> None:
         self._seq += 1
         seq = self._seq
         job = await self.aio.submit(svc.name, confirm=confirm, **params)
-        card = JobCard(job, spawn=self.tasks.spawn, tick=self.tick)
+        card = JobCard(job, spawn=self.tasks.spawn, tick=self.tick, rate=rater_of(self.client))
         card.seq = seq
         self.cards.append(card)
         self.jobs_box.children = (card, *self.jobs_box.children)

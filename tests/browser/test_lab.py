@@ -48,7 +48,7 @@ def test_studio_in_jupyterlab(lab, page) -> None:
 
         # type a prompt, change the model: the cost label follows (Z-Image 1 -> Nano Banana 2)
         studio.locator(".phaya-prompt textarea").fill("a lighthouse at dawn, watercolor")
-        expect(cost).to_contain_text(re.compile(r"\b1 credits"))
+        expect(cost).to_contain_text(re.compile(r"\b1 credit\b"))
         choose_model(studio, "nano-banana")
         expect(cost).to_contain_text(re.compile(r"\b2 credits"))
         expect(generate).to_be_enabled()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from .harness import jupyter_server, open_and_run_all, report_failure, require_chromium, save_shot
@@ -16,7 +18,7 @@ from .widgets import expect_no_widget_errors  # noqa: E402
 def _generate_image(page, studio) -> None:
     """Type, Generate, and see an image land in the gallery."""
     studio.locator(".phaya-prompt textarea").fill("a paper boat on a puddle")
-    expect(studio.locator(".phaya-cost")).to_contain_text("credits")
+    expect(studio.locator(".phaya-cost")).to_contain_text(re.compile(r"cost: 1 credit\b"))  # singular since issue 14
     studio.locator("button.phaya-generate").click()
     img = studio.locator(".phaya-gallery .phaya-result img")
     expect(img).to_have_count(1)

@@ -65,11 +65,13 @@ def execute(
     extra_cells: Iterable[str] = (),
     timeout: int = 120,
     env: Mapping[str, str] | None = None,
+    allow_errors: bool = False,
 ) -> Any:
     """Run ``path`` top to bottom in ``cwd``; returns the executed NotebookNode.
 
     ``extra_cells`` are appended code cells (used to drive widgets from the kernel).
-    Raises ``nbclient.exceptions.CellExecutionError`` on the first failing cell.
+    Raises ``nbclient.exceptions.CellExecutionError`` on the first failing cell (unless
+    ``allow_errors``: then every cell runs and errors stay in the outputs).
     """
     nb = nbformat.read(path, as_version=4)
     for src in extra_cells:
@@ -81,6 +83,7 @@ def execute(
         startup_timeout=120,
         shutdown_kernel="immediate",
         store_widget_state=True,
+        allow_errors=allow_errors,
         resources={"metadata": {"path": str(cwd)}},
     )
     client.widget_registry["@jupyter-widgets/output"]["OutputModel"] = QuietOutputWidget

@@ -39,12 +39,12 @@ pytestmark = pytest.mark.timeout(240)
 # Cells appended to a notebook to click its widgets from the kernel and wait for the jobs.
 STUDIO_DRIVE = """\
 studio.prompt.value = "a lighthouse, headless check"
-assert "1 credits" in studio.cost.value, studio.cost.value
+assert "1 credit" in studio.cost.value and "1 credits" not in studio.cost.value, studio.cost.value
 studio.generate.click()
 await studio.wait(90)
 card = studio.cards[-1]
 assert card.outcome == "completed", (card.outcome, card.info.value)
-assert "credits" in card.info.value, card.info.value
+assert "1 credit ·" in card.info.value, card.info.value
 """
 COMPARE_DRIVE = """\
 grid.start_button.click()
@@ -62,7 +62,7 @@ assert box.history.children, "no chat turn shown"
 
 
 DRIVE = {"studio": (STUDIO_DRIVE,), "compare": (COMPARE_DRIVE,), "chat": (CHAT_DRIVE,)}
-ORDER = ("compare", "quickstart", "magics", "studio", "chat", "app")  # longest first
+ORDER = ("compare", "quickstart", "explore", "magics", "studio", "chat", "app")  # longest first
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,7 @@ def test_notebooks_are_generated_and_clean() -> None:
     import nbformat
 
     names = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
-    assert names == ["app", "chat", "compare", "magics", "quickstart", "studio"]
+    assert names == ["app", "chat", "compare", "explore", "magics", "quickstart", "studio"]
     for name in names:
         nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
         for cell in nb.cells:
@@ -163,3 +163,17 @@ def test_chat(executed) -> None:
     text = "\n".join(texts(nb))
     assert "tokens" in text and "credits" in text
     assert "text/markdown" in mimes(nb)
+
+
+def test_explore(executed) -> None:
+    """rate -> summary -> leaderboard -> gallery -> reports, top to bottom on the sandbox."""
+    workdir, nb = run("explore", executed)
+    text = "\n".join(texts(nb))
+    assert "credits_per_kept" in text and "keep_rate" in text, "no summary / leaderboard table"
+    assert "image/png" in mimes(nb), "no summary plot"
+    assert "phaya-history" in widget_classes(nb), "no gallery"
+    assert "phaya-live" in text, "compare showed no live progress lines"
+    report = (workdir / "comparison-report.html").read_text()
+    assert report.count('<img src="data:image/') == 4 and "👍 kept" in report and "👎 rejected" in report
+    history = (workdir / "history-report.html").read_text()
+    assert history.count('class="card"') == 5 and "<script" not in history.lower()

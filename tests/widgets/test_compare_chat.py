@@ -35,7 +35,7 @@ async def test_compare_confirms_the_total_then_fills_cells(aio: Any) -> None:
         assert card.outcome == "completed", card.info.value
         assert g.cells[(i, j)].children == (card,)
         price = catalog.estimate(("text-to-image", "seedream")[j], {"prompt": "x"}).credits
-        assert f"{price:g} credits" in card.info.value and " s · completed" in card.info.value
+        assert catalog.credits_text(price) + " ·" in card.info.value and " s · completed" in card.info.value
         assert card.job.params["prompt"] == ("a cat", "a dog")[i]
         assert "<img" in card.media.outputs[0]["data"]["text/html"]
     assert "grid-template-columns" not in g.error.value and g.error.value == ""

@@ -46,7 +46,7 @@ async def test_invalid_input_disables_generate_with_a_reason(aio: Any) -> None:
     costs = record(s.cost)
     s.prompt.value = "a red fox"
     assert not s.generate.disabled and s.reason.value == ""
-    assert "1 credits" in s.cost.value
+    assert "1 credit" in s.cost.value and "1 credits" not in s.cost.value
     s.model.value = "image-to-video"  # needs an image, takes no prompt
     assert s.prompt.disabled
     assert s.generate.disabled and "image_url" in s.reason.value
@@ -60,8 +60,8 @@ async def test_invalid_input_disables_generate_with_a_reason(aio: Any) -> None:
     s.controls.widget_for("generate_audio").value = True
     assert "23 credits" in s.cost.value
     # every change re-priced, in order
-    priced = [c for c in costs if "credits" in c]
-    assert [p.split("cost: ")[1].split(" credits")[0] for p in priced][:2] == ["1", "0.5"]
+    priced = [c for c in costs if "credit" in c]
+    assert [p.split("cost: ")[1].split(" credit")[0] for p in priced][:2] == ["1", "0.5"]
     assert "23" in priced[-1]
     await s.wait(TIMEOUT)
 
@@ -84,7 +84,7 @@ async def test_generate_returns_at_once_then_the_job_fills_the_gallery(aio: Any)
     assert "phaya-result" in card._dom_classes and "phaya-jobcard" in card._dom_classes
     assert card.progress.value == 1.0 and card.progress.bar_style == "success"
     assert progress == sorted(progress)  # the bar only moves forward
-    assert "1 credits" in card.info.value and " s · completed" in card.info.value
+    assert "1 credit ·" in card.info.value and " s · completed" in card.info.value
     (out,) = card.media.outputs
     assert out["output_type"] == "display_data"
     html = out["data"]["text/html"]
@@ -141,7 +141,7 @@ async def test_failure_shows_the_server_reason_and_the_refund(aio: Any) -> None:
     card = s.cards[0]
     assert card.outcome == "failed" and card.progress.bar_style == "danger"
     assert card.job.error and card.job.error[:20] in card.info.value
-    assert "1 credits refunded" in card.info.value
+    assert "1 credit refunded" in card.info.value
     assert s.error.value == ""  # a failed job is a result, not a widget error
 
 
