@@ -15,6 +15,7 @@ The package, one job per module (this file only re-exports the public API):
 scanner and value converters), ``models`` (kind and ``--model`` to a service), ``generation``
 (generation and cost lines), ``subcommands`` (chat, compare, jobs, ...), ``parser``
 (``parse``), ``help`` (``help_text``). The handlers that run commands live in ``magics.py``.
+Names the submodules share are internal to the package; the public API is ``__all__`` here.
 """
 
 from __future__ import annotations

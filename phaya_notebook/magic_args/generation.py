@@ -14,8 +14,16 @@ from IPython.core.error import UsageError
 from .. import catalog
 from ..catalog import Param, ParamError, ParamProblem, Service
 from .commands import KINDS, Cost, Generate, Help
-from .models import _flag, _model_choice, _model_param, _primary, _try_service, default_service, resolve_model
-from .options import Opt, _bool_value, _number, _repeats, _scan, _split_list, _unknown
+from .models import (
+    default_service,
+    flag_of,
+    model_choice,
+    model_param,
+    primary_param,
+    resolve_model,
+    try_service,
+)
+from .options import Opt, bool_value, number, repeats_value, scan, split_list, unknown
 from .tokens import Token, interpolate
 
 
@@ -25,23 +33,23 @@ def _param_opts(svc: Service, *, cost: bool) -> dict[str, Opt]:
     for p in svc.params:
         if p.name == "model":
             continue
-        flag = _flag(p.name)
+        flag = flag_of(p.name)
         if p.type == "bool":
             opts[flag] = Opt(p.name, "const", True)
             opts["--no-" + flag[2:]] = Opt(p.name, "const", False)
         elif p.type in ("int", "float"):
-            opts[flag] = Opt(p.name, convert=_number(flag, int if p.type == "int" else float, p.allowed()))
+            opts[flag] = Opt(p.name, convert=number(flag, int if p.type == "int" else float, p.allowed()))
         elif p.type == "list":
-            opts[flag] = Opt(p.name, "multi", convert=_split_list)
+            opts[flag] = Opt(p.name, "multi", convert=split_list)
         elif p.type == "object":
             opts[flag] = Opt(p.name, "const", {})
             for f in p.fields:
                 sub_flag = f"{flag}-{f.name.replace('_', '-')}"
                 conv: Callable[[Any], Any] | None = None
                 if f.type in ("int", "float"):
-                    conv = _number(sub_flag, int if f.type == "int" else float, f.allowed())
+                    conv = number(sub_flag, int if f.type == "int" else float, f.allowed())
                 elif f.type == "bool":
-                    conv = _bool_value(sub_flag)
+                    conv = bool_value(sub_flag)
                 opts[sub_flag] = Opt(p.name, convert=conv, sub=f.name)
         else:
             nullable = p.nullable
@@ -53,8 +61,8 @@ def _param_opts(svc: Service, *, cost: bool) -> dict[str, Opt]:
 
             opts[flag] = Opt(p.name, convert=conv_str)
     if cost:
-        opts["--media-seconds"] = Opt("media_seconds", convert=_number("--media-seconds", float, "a number"))
-        opts["--size-mb"] = Opt("size_mb", convert=_number("--size-mb", float, "a number"))
+        opts["--media-seconds"] = Opt("media_seconds", convert=number("--media-seconds", float, "a number"))
+        opts["--size-mb"] = Opt("size_mb", convert=number("--size-mb", float, "a number"))
     return opts
 
 
@@ -62,8 +70,8 @@ def _base_opts(*, cost: bool) -> dict[str, Opt]:
     opts = {
         "--model": Opt("model"),
         "-m": Opt("model"),
-        "-n": Opt("repeats", convert=_repeats),
-        "--repeat": Opt("repeats", convert=_repeats),
+        "-n": Opt("repeats", convert=repeats_value),
+        "--repeat": Opt("repeats", convert=repeats_value),
         "--help": Opt("help", "const"),
         "-h": Opt("help", "const"),
     }
@@ -72,7 +80,7 @@ def _base_opts(*, cost: bool) -> dict[str, Opt]:
             "--yes": Opt("confirm", "const"),
             "-y": Opt("confirm", "const"),
             "--no-wait": Opt("no_wait", "const"),
-            "--tag": Opt("tags", "multi", convert=_split_list),
+            "--tag": Opt("tags", "multi", convert=split_list),
         })
     return opts
 
@@ -101,17 +109,17 @@ def _problem_text(svc: Service, prob: ParamProblem, primary: Param | None) -> st
     elif prob.field == "model":
         label = "--model"
     else:
-        label = _flag(prob.field.replace(".", "-"))
+        label = flag_of(prob.field.replace(".", "-"))
     tail = f" (allowed: {prob.allowed})" if prob.allowed else ""
     return f"{label}: {prob.message}{tail}"
 
 
-def _usage_from(svc: Service, err: ParamError, primary: Param | None) -> UsageError:
+def usage_from(svc: Service, err: ParamError, primary: Param | None) -> UsageError:
     lines = "; ".join(_problem_text(svc, p, primary) for p in err.problems)
     return UsageError(f"{svc.name}: {lines}")
 
 
-def _generation(
+def parse_generation(
     sub: str, tokens: list[Token], cell: str | None, namespace: Mapping[str, Any] | None,
     defaults: Mapping[str, str] | None, *, cost: bool,
 ) -> Generate | Cost | Help:
@@ -124,22 +132,22 @@ def _generation(
             svc, implied = default_service(sub, defaults)
     else:
         svc = catalog.resolve_service(sub)
-        choice = _model_choice(svc, sub)
+        choice = model_choice(svc, sub)
         if model is not None:
-            choice = _model_choice(svc, model)
-            if choice is None and _try_service(model) is not svc:
-                mp = _model_param(svc)
+            choice = model_choice(svc, model)
+            if choice is None and try_service(model) is not svc:
+                mp = model_param(svc)
                 allowed = [str(c) for c in mp.choices or ()] if mp else [svc.name]
-                raise _unknown("model", model, allowed, f"{sub} --model")
+                raise unknown("model", model, allowed, f"{sub} --model")
         if choice:
             implied = {"model": choice}
     where = f"%phaya {'cost ' if cost else ''}{sub}" + (f" ({svc.name})" if svc.name != sub else "")
     opts = {**_base_opts(cost=cost), **_param_opts(svc, cost=cost)}
-    primary = _primary(svc)
+    primary = primary_param(svc)
     if primary is not None and primary.name not in ("model",):
-        opts.setdefault(_flag(primary.name), Opt(primary.name, "multi" if primary.type == "list" else "value",
-                                                 convert=_split_list if primary.type == "list" else None))
-    values, positionals = _scan(tokens, opts, where, namespace)
+        opts.setdefault(flag_of(primary.name), Opt(primary.name, "multi" if primary.type == "list" else "value",
+                                                 convert=split_list if primary.type == "list" else None))
+    values, positionals = scan(tokens, opts, where, namespace)
     if values.pop("help", False):
         return Help(svc.name)
     facts: dict[str, float] = {k: values.pop(k) for k in ("media_seconds", "size_mb") if k in values}
@@ -157,7 +165,7 @@ def _generation(
         if words and body:
             raise UsageError(f"{where}: give the {primary.name} on the line or in the cell body, not both")
         if primary.name in params:
-            raise UsageError(f"{where}: {primary.name} given twice (positional and {_flag(primary.name)})")
+            raise UsageError(f"{where}: {primary.name} given twice (positional and {flag_of(primary.name)})")
         if primary.type == "list":
             params[primary.name] = words if words else (body or "").split()
         else:
@@ -165,7 +173,7 @@ def _generation(
     try:
         checked = _partial(svc, params) if cost else catalog.validate(svc, params)
     except ParamError as err:
-        raise _usage_from(svc, err, primary) from None
+        raise usage_from(svc, err, primary) from None
     if cost:
         return Cost(svc, checked, repeats, facts)
     return Generate(svc, checked, repeats, confirm, wait, tags)

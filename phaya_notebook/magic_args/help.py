@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from .. import catalog
 from ..catalog import Service
 from .commands import COMMANDS, KINDS
-from .models import _flag, _primary, default_service, kind_services
+from .models import default_service, flag_of, kind_services, primary_param
 
 _COMMAND_HELP: dict[str, str] = {
     "chat": "%%phaya chat [--model M] [--temperature T] [--max-tokens N] [--web-search] [--system TEXT]\n"
@@ -30,7 +30,7 @@ _COMMAND_HELP: dict[str, str] = {
 
 
 def _service_help(svc: Service) -> str:
-    primary = _primary(svc)
+    primary = primary_param(svc)
     defaults = {p.name: p.default for p in svc.params if p.default is not None}
     est = svc.price(defaults, {})
     lines = [f"{svc.name} — {svc.label}: {svc.summary}",
@@ -44,14 +44,14 @@ def _service_help(svc: Service) -> str:
         if p.name == "model":
             flag = "--model"
         elif p.type == "bool":
-            flag = f"{_flag(p.name)} / --no-{p.name.replace('_', '-')}"
+            flag = f"{flag_of(p.name)} / --no-{p.name.replace('_', '-')}"
         elif p.type == "list":
-            flag = f"{_flag(p.name)} A,B (or repeat)"
+            flag = f"{flag_of(p.name)} A,B (or repeat)"
         elif p.type == "object":
-            subs = ", ".join(f"{_flag(p.name)}-{f.name.replace('_', '-')}" for f in p.fields)
-            flag = f"{_flag(p.name)} (defaults) or {subs}"
+            subs = ", ".join(f"{flag_of(p.name)}-{f.name.replace('_', '-')}" for f in p.fields)
+            flag = f"{flag_of(p.name)} (defaults) or {subs}"
         else:
-            flag = f"{_flag(p.name)} VALUE"
+            flag = f"{flag_of(p.name)} VALUE"
         default = "" if p.default is None else f" [default {p.default!r}]"
         lines.append(f"    {flag}: {p.allowed()}{default}")
     lines.append("    -n N: repeat; --yes: confirm above the threshold; --no-wait: return the job; --tag T")
@@ -73,7 +73,7 @@ def help_text(topic: str | None = None, defaults: Mapping[str, str] | None = Non
     rows = []
     for k in KINDS:
         svc = default_service(k, defaults)[0]
-        primary = _primary(svc)
+        primary = primary_param(svc)
         arg = "PROMPT" if primary is None or primary.name == "prompt" else primary.name.upper()
         alts = [s.name for s in kind_services(k) if s is not svc]
         rows.append(f"  %phaya {k:<10} {arg:<19} {svc.name}" + (f" (--model: {', '.join(alts)})" if alts else ""))

@@ -10,7 +10,7 @@ from IPython.core.error import UsageError
 from .. import catalog
 from ..catalog import Param, ParamError, Service
 from .commands import KINDS
-from .options import _unknown
+from .options import unknown
 
 
 def kind_services(kind: str) -> list[Service]:
@@ -21,22 +21,22 @@ def kind_services(kind: str) -> list[Service]:
     return picks if default in picks else [default, *picks]
 
 
-def _model_param(svc: Service) -> Param | None:
+def model_param(svc: Service) -> Param | None:
     for p in svc.params:
         if p.name == "model":
             return p
     return None
 
 
-def _model_choice(svc: Service, value: str) -> str | None:
-    p = _model_param(svc)
+def model_choice(svc: Service, value: str) -> str | None:
+    p = model_param(svc)
     if p is None or p.choices is None:
         return None
     folded = {str(c).lower(): str(c) for c in p.choices}
     return folded.get(value.lower())
 
 
-def _try_service(name: str) -> Service | None:
+def try_service(name: str) -> Service | None:
     try:
         return catalog.resolve_service(name)
     except ParamError:
@@ -50,16 +50,16 @@ def resolve_model(kind: str, model: str) -> tuple[Service, dict[str, Any]]:
     ``model=veo3``; ``V5`` on music -> Suno with ``model=V5``).
     """
     services = kind_services(kind)
-    svc = _try_service(model)
+    svc = try_service(model)
     if svc is not None and svc in services:
-        choice = _model_choice(svc, model)
+        choice = model_choice(svc, model)
         return svc, ({"model": choice} if choice else {})
     default = catalog.resolve_service(kind)
-    choice = _model_choice(default, model)
+    choice = model_choice(default, model)
     if choice is not None:
         return default, {"model": choice}
     allowed = [s.name for s in services]
-    mp = _model_param(default)
+    mp = model_param(default)
     if mp is not None and mp.choices:
         allowed += [str(c) for c in mp.choices]
     if svc is not None:
@@ -67,7 +67,7 @@ def resolve_model(kind: str, model: str) -> tuple[Service, dict[str, Any]]:
             f"{kind}: --model {model!r} is {svc.name} ({svc.media}), not a model for {kind}; "
             f"{kind} models: {', '.join(allowed)}"
         )
-    raise _unknown("model", model, allowed, f"{kind} --model")
+    raise unknown("model", model, allowed, f"{kind} --model")
 
 
 def default_service(kind: str, defaults: Mapping[str, str] | None) -> tuple[Service, dict[str, Any]]:
@@ -78,7 +78,7 @@ def default_service(kind: str, defaults: Mapping[str, str] | None) -> tuple[Serv
     return catalog.resolve_service(kind), {}
 
 
-def _primary(svc: Service) -> Param | None:
+def primary_param(svc: Service) -> Param | None:
     """The field positional words fill: the prompt, else the first required field."""
     for p in svc.params:
         if p.name == "prompt":
@@ -86,5 +86,5 @@ def _primary(svc: Service) -> Param | None:
     return next((p for p in svc.params if p.required), None)
 
 
-def _flag(p_name: str) -> str:
+def flag_of(p_name: str) -> str:
     return "--" + p_name.replace("_", "-")

@@ -33,19 +33,19 @@ def _flag_name(token: str) -> str:
     return token.replace("_", "-") if token.startswith("--") else token
 
 
-def _looks_like_option(tok: Token) -> bool:
+def looks_like_option(tok: Token) -> bool:
     t = tok.text
     return not tok.quoted and t.startswith("-") and len(t) > 1 and not re.match(r"-\d", t)
 
 
-def _unknown(what: str, got: str, allowed: Iterable[str], where: str) -> UsageError:
+def unknown(what: str, got: str, allowed: Iterable[str], where: str) -> UsageError:
     allowed = list(allowed)
     near = difflib.get_close_matches(got, allowed, n=1)
     hint = f" Did you mean {near[0]}?" if near else ""
     return UsageError(f"{where}: unknown {what} {got!r}.{hint} Allowed: {', '.join(allowed)}")
 
 
-def _scan(
+def scan(
     tokens: Sequence[Token], opts: Mapping[str, Opt], where: str, namespace: Mapping[str, Any] | None
 ) -> tuple[dict[str, Any], list[Token]]:
     """Options into a dict (``multi`` -> list), the rest as positionals (in order)."""
@@ -56,7 +56,7 @@ def _scan(
     while i < len(tokens):
         tok = tokens[i]
         i += 1
-        if only_positional or not _looks_like_option(tok):
+        if only_positional or not looks_like_option(tok):
             positionals.append(tok)
             continue
         if tok.text == "--":
@@ -66,7 +66,7 @@ def _scan(
         name = _flag_name(name)
         opt = opts.get(name)
         if opt is None:
-            raise _unknown("option", name, sorted(opts, key=lambda o: (o.startswith("--no-"), o)), where)
+            raise unknown("option", name, sorted(opts, key=lambda o: (o.startswith("--no-"), o)), where)
         if opt.takes == "const":
             if eq:
                 raise UsageError(f"{where}: {name} takes no value (got {name}={inline})")
@@ -90,7 +90,7 @@ def _scan(
     return values, positionals
 
 
-def _number(flag: str, kind: type, allowed: str) -> Callable[[Any], Any]:
+def number(flag: str, kind: type, allowed: str) -> Callable[[Any], Any]:
     def convert(raw: Any) -> Any:
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
             return raw
@@ -106,7 +106,7 @@ def _number(flag: str, kind: type, allowed: str) -> Callable[[Any], Any]:
     return convert
 
 
-def _bool_value(flag: str) -> Callable[[Any], bool]:
+def bool_value(flag: str) -> Callable[[Any], bool]:
     def convert(raw: Any) -> bool:
         if isinstance(raw, bool):
             return raw
@@ -120,13 +120,13 @@ def _bool_value(flag: str) -> Callable[[Any], bool]:
     return convert
 
 
-def _split_list(raw: Any) -> list[Any]:
+def split_list(raw: Any) -> list[Any]:
     if isinstance(raw, (list, tuple)):
         return list(raw)
     return [part.strip() for part in str(raw).split(",") if part.strip()]
 
 
-def _repeats(raw: Any) -> int:
+def repeats_value(raw: Any) -> int:
     allowed = f"an integer from 1 to {MAX_REPEATS}"
     try:
         n = int(str(raw))
@@ -137,7 +137,7 @@ def _repeats(raw: Any) -> int:
     return n
 
 
-def _positive_int(flag: str) -> Callable[[Any], int]:
+def positive_int(flag: str) -> Callable[[Any], int]:
     def convert(raw: Any) -> int:
         try:
             n = int(str(raw))
@@ -150,18 +150,18 @@ def _positive_int(flag: str) -> Callable[[Any], int]:
     return convert
 
 
-def _choice(flag: str, choices: Sequence[str]) -> Callable[[Any], str]:
+def one_of(flag: str, choices: Sequence[str]) -> Callable[[Any], str]:
     def convert(raw: Any) -> str:
         text = str(raw)
         folded = {c.lower(): c for c in choices}
         if text.lower() not in folded:
-            raise _unknown("value", text, choices, flag)
+            raise unknown("value", text, choices, flag)
         return folded[text.lower()]
 
     return convert
 
 
-def _ranged(flag: str, kind: type, lo: float, hi: float) -> Callable[[Any], Any]:
+def ranged(flag: str, kind: type, lo: float, hi: float) -> Callable[[Any], Any]:
     allowed = f"{'an integer' if kind is int else 'a number'} from {lo:g} to {hi:g}"
 
     def convert(raw: Any) -> Any:

@@ -9,10 +9,10 @@ from IPython.core.error import UsageError
 
 from .. import catalog
 from .commands import COMMANDS, KINDS, Command, Help
-from .generation import _generation
-from .models import _try_service
-from .options import _looks_like_option, _unknown
-from .subcommands import _chat, _compare, _no_cell, _simple
+from .generation import parse_generation
+from .models import try_service
+from .options import looks_like_option, unknown
+from .subcommands import no_cell, parse_chat, parse_compare, parse_simple
 from .tokens import tokenize
 
 
@@ -37,31 +37,31 @@ def parse(
     if sub in ("-h", "--help"):
         return Help()
     if sub == "help":
-        _no_cell(sub, cell)
+        no_cell(sub, cell)
         if len(rest) > 1:
             raise UsageError("%phaya help takes at most one topic")
         topic = rest[0].text.lower() if rest else None
-        if topic is not None and topic not in COMMANDS and topic not in KINDS and _try_service(topic) is None:
-            raise _unknown("help topic", topic, _subcommands(), "%phaya help")
+        if topic is not None and topic not in COMMANDS and topic not in KINDS and try_service(topic) is None:
+            raise unknown("help topic", topic, _subcommands(), "%phaya help")
         return Help(topic)
     if sub == "chat":
-        return _chat(rest, cell, namespace)
+        return parse_chat(rest, cell, namespace)
     if sub == "cost":
-        if not rest or _looks_like_option(rest[0]):
+        if not rest or looks_like_option(rest[0]):
             raise UsageError("%phaya cost needs a subcommand or service first, e.g. %phaya cost video "
                              f"--model veo3. Allowed: {', '.join(_generators())}")
         target = rest[0].text.lower()
-        if target not in KINDS and _try_service(target) is None:
-            raise _unknown("service", target, _generators(), "%phaya cost")
-        return _generation(target, rest[1:], cell, namespace, defaults, cost=True)
+        if target not in KINDS and try_service(target) is None:
+            raise unknown("service", target, _generators(), "%phaya cost")
+        return parse_generation(target, rest[1:], cell, namespace, defaults, cost=True)
     if sub == "compare":
-        return _compare(rest, cell, namespace)
+        return parse_compare(rest, cell, namespace)
     if sub in COMMANDS:
-        _no_cell(sub, cell)
-        return _simple(sub, rest, namespace)
-    if sub in KINDS or _try_service(sub) is not None:
-        return _generation(sub, rest, cell, namespace, defaults, cost=False)
-    raise _unknown("subcommand", head.text, _subcommands(), "%phaya")
+        no_cell(sub, cell)
+        return parse_simple(sub, rest, namespace)
+    if sub in KINDS or try_service(sub) is not None:
+        return parse_generation(sub, rest, cell, namespace, defaults, cost=False)
+    raise unknown("subcommand", head.text, _subcommands(), "%phaya")
 
 
 def _generators() -> list[str]:

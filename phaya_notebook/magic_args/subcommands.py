@@ -10,26 +10,26 @@ from IPython.core.error import UsageError
 from .. import catalog
 from ..catalog import ParamError, Service
 from .commands import JOB_STATUSES, KINDS, Chat, Command, Compare, Help, Jobs, Models, Plain, Spend
-from .generation import _usage_from
-from .models import _model_choice, _primary, _try_service
-from .options import Opt, _choice, _positive_int, _ranged, _repeats, _scan, _split_list, _unknown
+from .generation import usage_from
+from .models import model_choice, primary_param, try_service
+from .options import Opt, one_of, positive_int, ranged, repeats_value, scan, split_list, unknown
 from .tokens import Token, interpolate
 
 
-def _chat(tokens: list[Token], cell: str | None, namespace: Mapping[str, Any] | None) -> Chat | Help:
+def parse_chat(tokens: list[Token], cell: str | None, namespace: Mapping[str, Any] | None) -> Chat | Help:
     models = list(catalog.CHAT_MODELS)
     opts = {
-        "--model": Opt("model", convert=_choice("chat --model", models)),
-        "-m": Opt("model", convert=_choice("chat --model", models)),
+        "--model": Opt("model", convert=one_of("chat --model", models)),
+        "-m": Opt("model", convert=one_of("chat --model", models)),
         "--reset": Opt("reset", "const"),
-        "--temperature": Opt("temperature", convert=_ranged("--temperature", float, 0.0, 2.0)),
-        "--max-tokens": Opt("max_tokens", convert=_ranged("--max-tokens", int, 1, 32000)),
+        "--temperature": Opt("temperature", convert=ranged("--temperature", float, 0.0, 2.0)),
+        "--max-tokens": Opt("max_tokens", convert=ranged("--max-tokens", int, 1, 32000)),
         "--web-search": Opt("web_search", "const"),
         "--system": Opt("system"),
         "--help": Opt("help", "const"),
         "-h": Opt("help", "const"),
     }
-    values, positionals = _scan(tokens, opts, "%phaya chat", namespace)
+    values, positionals = scan(tokens, opts, "%phaya chat", namespace)
     if values.pop("help", False):
         return Help("chat")
     words = " ".join(str(interpolate(t.text, namespace)) for t in positionals)
@@ -54,13 +54,13 @@ def _prompt_only(svc: Service) -> bool:
 def _service_name(raw: Any) -> str:
     if str(raw).lower() == "chat":
         return "chat"
-    svc = _try_service(str(raw))
+    svc = try_service(str(raw))
     if svc is None:
-        raise _unknown("service", str(raw), [*catalog.SERVICES, *catalog.MEDIA_JOBS, "chat"], "--service")
+        raise unknown("service", str(raw), [*catalog.SERVICES, *catalog.MEDIA_JOBS, "chat"], "--service")
     return svc.name
 
 
-def _no_cell(sub: str, cell: str | None) -> None:
+def no_cell(sub: str, cell: str | None) -> None:
     if cell is not None and cell.strip():
         raise UsageError(f"%%phaya {sub} takes no cell body; use %phaya {sub} on a line")
 
@@ -71,29 +71,29 @@ def _no_positionals(sub: str, positionals: list[Token]) -> None:
         raise UsageError(f"%phaya {sub}: unexpected {got!r} (see %phaya help {sub})")
 
 
-def _compare(tokens: list[Token], cell: str | None, namespace: Mapping[str, Any] | None) -> Compare | Help:
+def parse_compare(tokens: list[Token], cell: str | None, namespace: Mapping[str, Any] | None) -> Compare | Help:
     def to_service(raw: Any) -> list[tuple[Service, dict[str, Any]]]:
         out = []
-        for name in _split_list(raw):
-            svc = _try_service(str(name))
+        for name in split_list(raw):
+            svc = try_service(str(name))
             if svc is None or not _prompt_only(svc):
                 allowed = [s.name for s in catalog.SERVICES.values() if _prompt_only(s)]
-                raise _unknown("model", str(name), allowed, "compare --model")
-            choice = _model_choice(svc, str(name))
+                raise unknown("model", str(name), allowed, "compare --model")
+            choice = model_choice(svc, str(name))
             out.append((svc, {"model": choice} if choice else {}))
         return out
 
     opts = {
         "--model": Opt("services", "multi", convert=to_service),
         "-m": Opt("services", "multi", convert=to_service),
-        "-n": Opt("repeats", convert=_repeats),
-        "--repeat": Opt("repeats", convert=_repeats),
+        "-n": Opt("repeats", convert=repeats_value),
+        "--repeat": Opt("repeats", convert=repeats_value),
         "--yes": Opt("confirm", "const"),
         "-y": Opt("confirm", "const"),
         "--help": Opt("help", "const"),
         "-h": Opt("help", "const"),
     }
-    values, positionals = _scan(tokens, opts, "%phaya compare", namespace)
+    values, positionals = scan(tokens, opts, "%phaya compare", namespace)
     if values.pop("help", False):
         return Help("compare")
     words = " ".join(str(interpolate(t.text, namespace)) for t in positionals)
@@ -115,29 +115,29 @@ def _compare(tokens: list[Token], cell: str | None, namespace: Mapping[str, Any]
             try:
                 catalog.validate(svc, {**params, "prompt": p})
             except ParamError as err:
-                raise _usage_from(svc, err, _primary(svc)) from None
+                raise usage_from(svc, err, primary_param(svc)) from None
     return Compare(tuple(prompts), tuple(models), values.get("repeats", 1), bool(values.get("confirm")))
 
 
-def _simple(sub: str, rest: list[Token], namespace: Mapping[str, Any] | None) -> Command:
+def parse_simple(sub: str, rest: list[Token], namespace: Mapping[str, Any] | None) -> Command:
     help_opts = {"--help": Opt("help", "const"), "-h": Opt("help", "const")}
     if sub == "models":
-        values, pos = _scan(rest, help_opts, "%phaya models", namespace)
+        values, pos = scan(rest, help_opts, "%phaya models", namespace)
         if values:
             return Help("models")
         if len(pos) > 1:
             _no_positionals(sub, pos[1:])
         kind = pos[0].text.lower() if pos else None
         if kind is not None and kind not in KINDS:
-            raise _unknown("kind", kind, KINDS, "%phaya models")
+            raise unknown("kind", kind, KINDS, "%phaya models")
         return Models(kind)
     if sub == "jobs":
-        values, pos = _scan(rest, {
+        values, pos = scan(rest, {
             **help_opts,
-            "-n": Opt("limit", convert=_positive_int("-n")),
-            "--limit": Opt("limit", convert=_positive_int("--limit")),
+            "-n": Opt("limit", convert=positive_int("-n")),
+            "--limit": Opt("limit", convert=positive_int("--limit")),
             "--service": Opt("service", convert=_service_name),
-            "--status": Opt("status", convert=_choice("--status", JOB_STATUSES)),
+            "--status": Opt("status", convert=one_of("--status", JOB_STATUSES)),
             "--tag": Opt("tag"),
         }, "%phaya jobs", namespace)
         _no_positionals(sub, pos)
@@ -145,13 +145,13 @@ def _simple(sub: str, rest: list[Token], namespace: Mapping[str, Any] | None) ->
             return Help("jobs")
         return Jobs(**values)
     if sub == "spend":
-        values, pos = _scan(rest, {**help_opts, "--by": Opt("by", convert=_choice("--by", ("service", "day")))},
+        values, pos = scan(rest, {**help_opts, "--by": Opt("by", convert=one_of("--by", ("service", "day")))},
                             "%phaya spend", namespace)
         _no_positionals(sub, pos)
         if values.pop("help", False):
             return Help("spend")
         return Spend(**values)
-    values, pos = _scan(rest, help_opts, f"%phaya {sub}", namespace)
+    values, pos = scan(rest, help_opts, f"%phaya {sub}", namespace)
     _no_positionals(sub, pos)
     if values:
         return Help(sub)
