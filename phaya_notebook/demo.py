@@ -16,24 +16,32 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["lab_command", "main", "notebooks_dir"]
+__all__ = ["DEMO_DIR", "lab_command", "main", "notebooks_dir"]
 
 REPO_NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 PACKAGED_NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
+#: Where the demo runs by default, under the current folder: a copy of the notebooks, so
+#: the executed notebook, the job log (``.phaya/``) and the media (``phaya-media/``) land
+#: there and never in the repository's tracked ``notebooks/`` (the repo's .gitignore
+#: lists this folder, and the notebook tests check ``notebooks/`` against what git tracks).
+DEMO_DIR = "phaya-demo"
 
 
 def notebooks_dir(workdir: Path, target: Path | None = None) -> Path:
-    """The repo's notebooks when they are writable, else (or with ``target``) a copy."""
+    """A working copy of the demo notebooks: ``target``, else ``workdir/phaya-demo``.
+
+    Notebooks already in the copy are kept (they may hold the user's edits).
+    """
     repo_ok = (REPO_NOTEBOOKS / "quickstart.ipynb").exists()
-    if target is None and repo_ok and os.access(REPO_NOTEBOOKS, os.W_OK):
-        return REPO_NOTEBOOKS
     source = REPO_NOTEBOOKS if repo_ok else PACKAGED_NOTEBOOKS
     if not (source / "quickstart.ipynb").exists():
         raise SystemExit("phaya-demo: the demo notebooks are not installed (reinstall phaya-notebook)")
-    target = target if target is not None else workdir / "phaya-demo"
+    target = target if target is not None else workdir / DEMO_DIR
+    if target.resolve() == source.resolve():
+        raise SystemExit(f"phaya-demo: --dir {target} is where the notebooks come from; pick another folder")
     target.mkdir(parents=True, exist_ok=True)
     for nb in source.glob("*.ipynb"):
-        if not (target / nb.name).exists():
+        if not (target / nb.name).exists() and not nb.name.endswith(".executed.ipynb"):
             shutil.copy2(nb, target / nb.name)
     return target
 
@@ -89,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=None, help="JupyterLab's port")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     parser.add_argument("--dir", type=Path, default=None,
-                        help="copy the notebooks here and run them from here (default: the repo's notebooks/)")
+                        help=f"copy the notebooks here and run them from here (default: ./{DEMO_DIR}/)")
     parser.add_argument("--live", action="store_true",
                         help="keep PHAYA_API_KEY / PHAYA_BASE: use the real Phaya (costs real credits)")
     args = parser.parse_args(argv)

@@ -27,16 +27,31 @@ def test_a_target_dir_gets_a_copy_of_every_notebook(tmp_path: Path) -> None:
     assert {"quickstart.ipynb", "studio.ipynb", "compare.ipynb", "app.ipynb"} <= names
 
 
+def test_the_default_dir_is_a_copy_outside_the_repos_notebooks(tmp_path: Path) -> None:
+    nbdir = demo.notebooks_dir(tmp_path)
+    assert nbdir == tmp_path / demo.DEMO_DIR and nbdir.resolve() != demo.REPO_NOTEBOOKS.resolve()
+    assert (nbdir / "quickstart.ipynb").read_bytes() == (demo.REPO_NOTEBOOKS / "quickstart.ipynb").read_bytes()
+    with pytest.raises(SystemExit, match="where the notebooks come from"):
+        demo.notebooks_dir(tmp_path, demo.REPO_NOTEBOOKS)
+    gitignore = (demo.REPO_NOTEBOOKS.parent / ".gitignore").read_text().split()
+    assert f"{demo.DEMO_DIR}/" in gitignore  # run from the repo root, the copy is ignored
+
+
 @pytest.mark.timeout(240)
 def test_execute_runs_the_quickstart_without_a_key(tmp_path: Path) -> None:
+    from .notebooks.nbrun import untracked_in_notebooks
+
+    left = untracked_in_notebooks()
     env = dict(os.environ, PHAYA_API_KEY="sk-should-be-dropped", PHAYA_BASE="http://127.0.0.1:9/api/v1")
-    out = subprocess.run(
-        [sys.executable, "-m", "phaya_notebook.demo", "--execute", "--dir", str(tmp_path / "nb")],
+    out = subprocess.run(  # the README's form: no --dir
+        [sys.executable, "-m", "phaya_notebook.demo", "--execute"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=220,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "offline sandbox" in out.stdout and "cost:" in out.stdout
     assert "quickstart ran on the sandbox" in out.stdout
     assert "sk-should-be-dropped" not in out.stdout + out.stderr
-    assert (tmp_path / "nb" / "quickstart.executed.ipynb").exists()
-    assert any((tmp_path / "nb" / "phaya-media").iterdir())
+    nb = tmp_path / demo.DEMO_DIR
+    assert (nb / "quickstart.executed.ipynb").exists()
+    assert any((nb / "phaya-media").iterdir()) and (nb / ".phaya" / "jobs.sqlite3").exists()
+    assert untracked_in_notebooks() == left  # nothing written into the repository's notebooks/

@@ -190,6 +190,27 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     _assert_refused_untouched(path, "schema 99, newer")
 
 
+@pytest.mark.parametrize("pragma,match", [
+    ("user_version = 99", "schema 99, newer"),
+    ("application_id = 1234", "another application"),
+])
+def test_a_log_in_rollback_journal_mode_is_refused_before_any_change(tmp_path: Path, pragma: str,
+                                                                       match: str) -> None:
+    # A file that is not in WAL mode shows whether it was switched (the header changes)
+    # before it was checked: a refused file must not be touched, not even its journal mode.
+    path = tmp_path / "jobs.sqlite3"
+    with JobLog(path) as jl:
+        jl.record("a", service="text-to-image", status="completed")
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode = DELETE").fetchone() == ("delete",)
+    conn.execute(f"PRAGMA {pragma}")
+    conn.close()
+    _assert_refused_untouched(path, match)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    conn.close()
+
+
 def test_reopening_keeps_rows(tmp_path: Path) -> None:
     path = tmp_path / "jobs.sqlite3"
     with JobLog(path) as jl:

@@ -22,7 +22,7 @@ from .wire import job_id_of, listing
 if TYPE_CHECKING:  # pragma: no cover
     from .client import AsyncPhaya
 
-__all__ = ["Ambiguous", "ambiguous_text", "can_prove_absent", "create_job", "history_lookup", "lookup",
+__all__ = ["ABSENT", "Ambiguous", "ambiguous_text", "can_prove_absent", "create_job", "history_lookup", "lookup",
            "reconcile"]
 
 log = logging.getLogger("phaya_notebook.core")
@@ -58,12 +58,14 @@ async def create_job(client: AsyncPhaya, svc: catalog.Service, body: dict[str, A
                                         what=f"create {svc.name}")
             except Ambiguous as amb:
                 found = await reconcile(client, svc, body, sent_at, amb)
-                if found is not None:
+                if isinstance(found, tuple):
                     client.stats["reconciled"] += 1
                     log.info("%s create failed ambiguously (%s) but the job exists: %s",
                              svc.name, amb.what, found[0])
                     return found
-                if amb.kind != "timeout" and can_prove_absent(svc):
+                # resend only when the lookup proved no job was made: "many" candidates or a
+                # failed lookup prove nothing, and one of them may be ours (a second charge)
+                if found is ABSENT and amb.kind != "timeout":
                     log.info("%s create failed (%s) and no job was made: sending again", svc.name, amb.what)
                     sent_at = time.time()
                     continue
@@ -83,9 +85,17 @@ async def create_job(client: AsyncPhaya, svc: catalog.Service, body: dict[str, A
 def can_prove_absent(svc: catalog.Service) -> bool:
     return bool(history_lookup(svc)) or (svc.charge_on == "create" and svc.min_price > 0)
 
+#: What ``reconcile`` returns when the lookups proved that the create made no job.
+ABSENT = "absent"
+
+
 async def reconcile(client: AsyncPhaya, svc: catalog.Service, body: dict[str, Any], sent_at: float,
-                     amb: Ambiguous) -> tuple[str, dict[str, Any]] | None:
-    """Find the job an ambiguous create made, if any (history, else the credits ledger)."""
+                     amb: Ambiguous) -> tuple[str, dict[str, Any]] | str | None:
+    """Find the job an ambiguous create made (history, else the credits ledger).
+
+    Returns the (job_id, answer) found, ``ABSENT`` when every lookup proved no job was made,
+    or None when nothing is known (no way to look, a lookup failed, or several candidates).
+    """
     if not can_prove_absent(svc):
         return None
     # let our other creates of this service finish, so their ids are known
@@ -105,7 +115,7 @@ async def reconcile(client: AsyncPhaya, svc: catalog.Service, body: dict[str, An
             return None
         if found is not None:
             return found
-    return None
+    return ABSENT
 
 async def lookup(client: AsyncPhaya, svc: catalog.Service, body: dict[str, Any], sent_at: float) -> Any:
     known = {jid for (name, jid) in client._jobs if name == svc.name}

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 
 from .config import key_id
+from .problems import HTTPProblem
 
 if TYPE_CHECKING:
-    from .app import Sandbox
+    from .instance import Sandbox
 
 ASGIApp = Callable[[dict[str, Any], Callable[..., Awaitable[Any]], Callable[..., Awaitable[Any]]], Awaitable[None]]
 MALFORMED = b'{"success": true, "job_id": "'
@@ -97,8 +98,6 @@ async def _drop(send: Any) -> None:
 
 def admin_only(sb: Sandbox) -> Callable[[Request], Awaitable[None]]:
     async def check(request: Request) -> None:
-        from .app import HTTPProblem
-
         given = request.headers.get("x-sandbox-admin", "")
         if not hmac.compare_digest(given.encode(), sb.config.admin_token.encode()):
             raise HTTPProblem(403, "Admin token required (header X-Sandbox-Admin)")

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from phaya_notebook import catalog
 from phaya_notebook.core.errors import AmbiguousCreate, InvalidParams, JobFailed, JobTimeout, PhayaError
 
 from .conftest import SECRET
@@ -24,6 +25,17 @@ async def charge_count(c: Any, service: str) -> int:
     return sum(1 for t in await c.credits_history(limit=500) if t["service"] == service and t["kind"] == "charge")
 
 
+async def charged_jobs(c: Any, service: str) -> set[str]:
+    """Ids of the jobs of ``service`` the sandbox charged for (its ledger, not our bookkeeping)."""
+    return {t["job_id"] for t in await c.credits_history(limit=500)
+            if t["service"] == service and t["kind"] == "charge"}
+
+
+def posts(admin: Any, path: str) -> int:
+    """Create POSTs the sandbox received on ``path`` (e.g. "/text-to-image/generate") for SECRET."""
+    return admin.paths_of(SECRET).get(f"/api/v1{path}", 0)
+
+
 @pytest.mark.parametrize("kind,service,params", [
     ("500", "text-to-image", {"prompt": "fault 500 image"}),       # history lookup, then resent
     ("503", "sora2-text-to-video", {"prompt": "fault 503 sora"}),  # credits-ledger lookup, then resent
@@ -37,10 +49,14 @@ async def test_create_faults_make_exactly_one_charged_job(make_client: Any, admi
     c = make_client()
     before = await charge_count(c, service)
     balance0 = await c.credits()
+    create = catalog.SERVICES[service].create_path
+    p0 = posts(admin, create)
     admin.fault(kind, 1, paths=f"/{service}/")
     res = await c.generate(service, **params)
     assert res.path is not None and res.path.exists()
     assert await charge_count(c, service) == before + 1
+    # the faulted POST never reached the service (the gate answered for it): exactly one resend
+    assert posts(admin, create) - p0 == 2
     job = c.jobs[-1]
     assert await c.credits() == pytest.approx(balance0 - (job.charged or 0.0))
     await c.aclose()
@@ -50,10 +66,10 @@ async def test_create_that_times_out_is_looked_up_and_never_resent(make_client: 
     # The sandbox's "slow" fault acts on the request at once and only holds the answer back
     # (like a slow real server), so a timed-out create has landed and been charged: the
     # client must find it in the history and use it, never send it again.
-    c = make_client(http_timeout=0.5)
+    c = make_client(http_timeout=1.0)  # the answer comes 4 s later: no race even on a starved loop
     before = await charge_count(c, "text-to-image")
     p0 = admin.paths_of(SECRET)
-    admin.fault("slow", 1, paths="/text-to-image/generate", seconds=1.0)
+    admin.fault("slow", 1, paths="/text-to-image/generate", seconds=5.0)
     job = await c.submit("text-to-image", prompt="slow create, looked up")
     assert c.stats["reconciled"] == 1
     p1 = admin.paths_of(SECRET)
@@ -65,14 +81,70 @@ async def test_create_that_times_out_is_looked_up_and_never_resent(make_client: 
     await c.aclose()
 
 
+async def test_a_timed_out_create_is_told_apart_from_a_known_job_with_the_same_prompt(make_client: Any,
+                                                                                      admin: Any) -> None:
+    c = make_client(http_timeout=2.0)  # an unfaulted create answers well within it, even under load
+    p0 = posts(admin, "/text-to-image/generate")
+    first = await c.submit("text-to-image", prompt="the same prompt twice")
+    admin.fault("slow", 1, paths="/text-to-image/generate", seconds=6.0)
+    second = await c.submit("text-to-image", prompt="the same prompt twice")
+    # the history shows both; the one this client already knows is not the one it lost
+    assert c.stats["reconciled"] == 1 and second.id != first.id
+    assert posts(admin, "/text-to-image/generate") - p0 == 2
+    await asyncio.gather(first.wait(), second.wait())
+    await c.aclose()
+
+
 async def test_create_that_cannot_be_reconciled_is_not_resent(make_client: Any, admin: Any) -> None:
-    c = make_client(http_timeout=0.5)
-    admin.fault("slow", 1, paths="/seedream/create", seconds=1.0)
+    c = make_client(http_timeout=1.0)
+    before = await charged_jobs(c, "seedream")
+    p0 = posts(admin, "/seedream/create")
+    admin.fault("slow", 1, paths="/seedream/create", seconds=5.0)
     with pytest.raises(AmbiguousCreate, match="NOT sent again") as ei:
         await c.submit("seedream", prompt="slow seedream")
     assert "seedream" in str(ei.value)
-    assert admin.paths_of(SECRET).get("/api/v1/seedream/create") is not None
+    assert posts(admin, "/seedream/create") - p0 == 1  # sent once, never again
     assert c.committed_credits == 0
+    # the create did land (a slow answer, not a lost request): seedream charges on completion,
+    # and the sandbox charges that one job exactly once
+    new: set[str] = set()
+    for _ in range(100):
+        new = await charged_jobs(c, "seedream") - before
+        if new:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    assert len(await charged_jobs(c, "seedream") - before) == len(new) == 1
+    assert posts(admin, "/seedream/create") - p0 == 1
+    await c.aclose()
+
+
+@pytest.mark.parametrize("service,lookup", [
+    ("text-to-image", "/text-to-image/history"),  # looked up in the service's history
+    ("nano-banana", "/user/credits/history"),     # looked up in the credits ledger
+])
+async def test_create_that_timed_out_and_cannot_be_looked_up_is_charged_once_never_resent(
+        make_client: Any, admin: Any, service: str, lookup: str) -> None:
+    # The create lands and is charged (the "slow" fault only holds the answer back), the
+    # client times out, and every lookup fails: nothing proves the job absent, so it must
+    # raise AmbiguousCreate rather than send (and pay for) the create a second time.
+    c = make_client(http_timeout=1.0)
+    create = catalog.SERVICES[service].create_path
+    before = await charged_jobs(c, service)
+    balance0 = await c.credits()
+    p0 = posts(admin, create)
+    admin.fault("slow", 1, paths=create, seconds=5.0)
+    admin.fault("500", 1000, paths=lookup)
+    with pytest.raises(AmbiguousCreate, match="NOT sent again"):
+        await c.submit(service, prompt=f"timed out, lookup down: {service}")
+    assert posts(admin, create) - p0 == 1
+    assert admin.paths_of(SECRET).get(f"/api/v1{lookup}", 0) >= 1  # it did try to look
+    assert c.committed_credits == 0
+    admin.clear()
+    new = await charged_jobs(c, service) - before
+    price = catalog.SERVICES[service].min_price
+    assert len(new) == 1 and await c.credits() == pytest.approx(balance0 - price)
+    assert posts(admin, create) - p0 == 1
     await c.aclose()
 
 
@@ -157,10 +229,13 @@ async def test_validation_failures_send_no_request(make_client: Any, admin: Any)
     await c.aclose()
 
 
-async def test_fifty_concurrent_submits_never_overshoot_max_credits(make_client: Any) -> None:
+async def test_fifty_concurrent_submits_never_overshoot_max_credits(make_client: Any, admin: Any) -> None:
     from phaya_notebook.core.errors import BudgetExceeded
 
     c = make_client(max_credits=10.0)
+    before = await charged_jobs(c, "text-to-image")
+    balance0 = await c.credits()
+    p0 = posts(admin, "/text-to-image/generate")
     outcomes = await asyncio.gather(*(c.submit("text-to-image", prompt=f"race {i}") for i in range(50)),
                                     return_exceptions=True)
     made = [o for o in outcomes if not isinstance(o, BaseException)]
@@ -168,4 +243,9 @@ async def test_fifty_concurrent_submits_never_overshoot_max_credits(make_client:
     assert len(made) == 10 and len(refused) == 40
     await asyncio.gather(*(j.wait() for j in made))
     assert c.committed_credits == pytest.approx(10.0)
+    # what the server saw and charged, not what the client believes: 10 creates, 10 credits
+    assert posts(admin, "/text-to-image/generate") - p0 == 10
+    new = await charged_jobs(c, "text-to-image") - before
+    assert new == {j.id for j in made}
+    assert await c.credits() == pytest.approx(balance0 - 10.0)
     await c.aclose()

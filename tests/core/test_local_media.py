@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from phaya_notebook.core.errors import ConfirmationRequired, InvalidParams
+from phaya_notebook.core.errors import BudgetExceeded, ConfirmationRequired, InvalidParams
 
 from .conftest import SECRET
 from .test_services import png_bytes
@@ -50,14 +50,30 @@ async def test_bad_paths_and_refusals_send_nothing(make_client: Any, admin: Any,
     pic = tmp_path / "cat.png"
     pic.write_bytes(png_bytes())
     before = admin.requests_of(SECRET)
+    uploads = _uploads(admin)
+
+    def nothing_sent(step: str) -> None:  # checked after each refusal, not just once at the end
+        assert (_uploads(admin), admin.requests_of(SECRET)) == (uploads, before), f"sent after {step}"
+
     with pytest.raises(InvalidParams) as err:
         await c.submit("image-to-video", image_url=tmp_path / "missing.png", confirm=True)
     assert "image_url" in str(err.value) and "not an existing file" in str(err.value)
     assert "a URL or the path of a local image file" in str(err.value)
+    nothing_sent("a missing file")
     with pytest.raises(InvalidParams, match=r"image_urls\[1\]"):
         await c.submit("sora2-video", prompt="a cat", image_urls=[pic, "./nope.png"], confirm=True)
+    nothing_sent("a missing file in a list")
     with pytest.raises(InvalidParams, match="duration"):  # the other params are still checked
         await c.submit("image-to-video", image_url=pic, duration=999, confirm=True)
+    nothing_sent("an invalid duration next to a good file")
+    with pytest.raises(InvalidParams, match="prompt"):
+        await c.submit("sora2-video", prompt="", image_urls=[pic], confirm=True)
+    nothing_sent("an empty prompt next to a good file")
     with pytest.raises(ConfirmationRequired):  # refused for its price: nothing uploaded
         await c.submit("image-to-video", image_url=pic)
+    nothing_sent("a refused price")
+    capped = make_client(max_credits=0.1)
+    with pytest.raises(BudgetExceeded):  # refused by the session budget: nothing uploaded
+        await capped.submit("image-to-video", image_url=pic)
+    nothing_sent("the session budget")
     assert admin.requests_of(SECRET) == before

@@ -25,20 +25,18 @@ async def test_key_never_leaks(make_client: Any, admin: Any, fast_sandbox: Any, 
     res = await c.generate("text-to-image", prompt="secret-safe")
     seen += [repr(res), str(res), repr(c.jobs[-1]), str(vars(c.jobs[-1]))]
     errors: list[BaseException] = []
-    try:
+    with pytest.raises(JobFailed) as failed:
         await c.generate("text-to-image", prompt="[fail] x")
-    except JobFailed as exc:
-        errors.append(exc)
+    errors.append(failed.value)
     job = await c.submit("text-to-image", prompt="[stuck] x")
-    try:
+    with pytest.raises(JobTimeout) as late:
         await job.wait(timeout=0.3)
-    except JobTimeout as exc:
-        errors.append(exc)
+    errors.append(late.value)
     bad = make_client(key="sk-wrong-" + SECRET[::-1])
-    try:
+    with pytest.raises(AuthenticationError) as denied:
         await bad.credits()
-    except AuthenticationError as exc:
-        errors.append(exc)
+    errors.append(denied.value)
+    assert [type(e) for e in errors] == [JobFailed, JobTimeout, AuthenticationError]  # all three checked
     for e in errors:
         seen += [str(e), repr(e)]
         cause = e.__cause__ or e.__context__

@@ -33,6 +33,32 @@ VIDEO_HTML = re.compile(r"<video\b[^>]*>\s*<source", re.I)
 AUDIO_HTML = re.compile(r"<audio\b[^>]*>\s*<source", re.I)
 
 
+def tracked_notebooks() -> list[Path]:
+    """The notebooks git tracks in notebooks/ (in a checkout), else every ``*.ipynb`` there.
+
+    Files a run leaves next to them (an executed copy, ``.phaya/``, ``phaya-media/``) are
+    not the repository's notebooks; the tests judge only what is committed.
+    """
+    import subprocess
+
+    if (REPO / ".git").exists():
+        out = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", "--", "notebooks/*.ipynb"],
+                             capture_output=True, text=True, check=True).stdout
+        return sorted(REPO / name for name in out.split("\0") if name)
+    return sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def untracked_in_notebooks() -> list[str]:
+    """Files in notebooks/ that git neither tracks nor ignores (what a run wrongly left there)."""
+    import subprocess
+
+    if not (REPO / ".git").exists():
+        return []
+    out = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", "--others", "--", "notebooks"],
+                         capture_output=True, text=True, check=True).stdout
+    return sorted(name for name in out.split("\0") if name)
+
+
 class QuietOutputWidget(OutputWidget):
     """nbclient's Output-widget stand-in without the comm echo that can stall a cell."""
 

@@ -29,6 +29,7 @@ from .nbrun import (
     mimes,
     outputs,
     texts,
+    tracked_notebooks,
     widget_classes,
     widget_views,
     workdir_copy,
@@ -104,7 +105,7 @@ def test_notebooks_are_generated_and_clean() -> None:
     assert check.returncode == 0, check.stdout + check.stderr
     import nbformat
 
-    names = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
+    names = sorted(p.stem for p in tracked_notebooks())
     assert names == ["app", "chat", "compare", "explore", "magics", "quickstart", "studio"]
     for name in names:
         nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)

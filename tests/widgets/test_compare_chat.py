@@ -11,6 +11,15 @@ from phaya_notebook.widgets import ChatBox, CompareGrid
 from .test_studio import TIMEOUT, record, until
 
 
+def assert_send_ready(c: ChatBox) -> None:
+    """Idle again: Send is off for an empty input and comes on as soon as there is text."""
+    assert c.input.value == "" and c.send.disabled
+    c.input.value = "a next question"
+    assert not c.send.disabled, "Send stays disabled after the reply"
+    c.input.value = ""
+    assert c.send.disabled
+
+
 async def test_compare_confirms_the_total_then_fills_cells(aio: Any) -> None:
     g = CompareGrid(aio, tick=0.05)
     assert g.start_button.disabled and "prompt" in g.cost.value
@@ -66,9 +75,11 @@ async def test_chat_streams_token_by_token_with_tokens_and_credits(aio: Any) -> 
     assert r["tokens"] and r["tokens"] > 0 and r["credits"] is not None and r["credits"] > 0
     assert f"{r['tokens']} tokens" in meta.value and "credits" in meta.value
     assert c.messages[-1] == {"role": "assistant", "content": r["text"]}
-    assert not c.send.disabled or c.input.value == ""
+    assert_send_ready(c)
     c.model.value = "openai/gpt-4o-mini"
-    c.ask("and again")
+    c.input.value = "and again"
+    c.send.click()  # the button itself, as a person would
+    assert c.input.value == "" and c.send.disabled
     await c.wait(TIMEOUT)
     assert len(c.replies) == 2 and c.replies[1]["model"] == "openai/gpt-4o-mini"
     assert len(c.history.children) == 6 and "2 replies" in c.usage.value
@@ -89,7 +100,7 @@ async def test_chat_error_is_shown_not_swallowed(aio: Any, wsandbox: Any) -> Non
     assert "phaya-error" in c.error._dom_classes and "Error" in c.error.value
     assert c.replies == [] and c.messages == []  # the unanswered question is not resent later
     assert "interrupted" in c.history.children[-1].value
-    assert not c.send.disabled or c.input.value == ""
+    assert_send_ready(c)  # a failed reply does not leave the box busy
     c.ask("and now?")  # the fault was one-off: the box still works
     await c.wait(TIMEOUT)
     assert len(c.replies) == 1 and c.messages[-1]["role"] == "assistant"

@@ -20,7 +20,7 @@ async def test_gpt_image_2_in_the_studio(aio: Any) -> None:
     assert "GPT Image 2" in label and "1 cr" in label
     s.model.value = "gpt-image-2-text-to-image"
     s.prompt.value = "a paper boat"
-    assert not s.generate.disabled and "1 credits" in s.cost.value
+    assert not s.generate.disabled and "1 credit" in s.cost.value and "1 credits" not in s.cost.value
     s.controls.widget_for("resolution").value = "4K"  # the default aspect 1:1 is not allowed at 4K
     assert s.generate.disabled
     assert "aspect_ratio" in s.reason.value and "resolution" in s.reason.value and "4K" in s.reason.value

@@ -1,0 +1,131 @@
+"""Plant each named money/safety bug in a scratch copy and show which test catches it.
+
+Run: ``.venv/bin/python tests/benchmarks/planted_bugs.py [--root DIR] [NAME ...]``. For every bug in
+BUGS: copy the repository (without .venv, .git, mutants) to a temp folder, make the one
+textual change, run the tests named for it there with pytest, and print the failing
+tests and their failure lines. A bug that no test catches is reported as SURVIVED and
+the script exits non-zero. The working tree is never modified.
+Not part of the pytest run (the file name does not match ``test_*.py``).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+#: the checkout whose code and tests are copied (``--root DIR``: e.g. an older main, to compare)
+SOURCE = ROOT
+
+
+@dataclass
+class Bug:
+    name: str
+    path: str
+    old: str | tuple[str, ...]  # one change, or several made together
+    new: str | tuple[str, ...]
+    tests: list[str]
+
+
+BUGS = [
+    Bug("resend a timed-out create whose lookup found nothing (create.py: drop the timeout exclusion)",
+        "phaya_notebook/core/create.py",
+        'if amb.kind != "timeout" and can_prove_absent(svc):', "if can_prove_absent(svc):",
+        ["tests/core/test_faults.py", "tests/core/test_client_mock.py", "tests/core/test_money_rules.py"]),
+    Bug("reserve credits after creating the job (client.submit)",
+        "phaya_notebook/core/client.py",
+        ("        await self._learn_sandbox_speed()\n        self._reserve(est.credits)\n        try:\n",
+         "        except BaseException:\n            self._unreserve(est.credits)\n            raise\n"),
+        ("        await self._learn_sandbox_speed()\n        try:\n",
+         "        except BaseException:\n            self._unreserve(est.credits)\n            raise\n"
+         "        self._reserve(est.credits)  # the bug: after the create\n"),
+        ["tests/core/test_faults.py"]),
+    Bug("chat box Send button stays disabled forever (busy flag never cleared)",
+        "phaya_notebook/widgets/chat.py",
+        "        finally:\n            self._busy = False\n            self._input_changed()",
+        "        finally:\n            self._input_changed()",
+        ["tests/widgets/test_compare_chat.py", "tests/widgets/test_chat_session.py"]),
+    Bug("job log switched to WAL before its identity check",
+        "phaya_notebook/joblog.py",
+        '            self._check_identity(conn)\n            conn.execute("PRAGMA journal_mode = WAL")',
+        '            conn.execute("PRAGMA journal_mode = WAL")\n            self._check_identity(conn)',
+        ["tests/test_joblog.py"]),
+    Bug("local files uploaded before validation",
+        "phaya_notebook/core/client.py",
+        "        params, local = split_local(svc, params)\n        body = self._validate(svc, params)\n",
+        "        params, local = split_local(svc, params)\n        if local:\n"
+        "            params = substitute(params, await self._upload_all(local))\n            local = {}\n"
+        "        body = self._validate(svc, params)\n",
+        ["tests/core/test_local_media.py"]),
+    Bug("local files uploaded before the price and budget checks",
+        "phaya_notebook/core/client.py",
+        "        est = self._price(svc, body)\n        if est.credits > self.confirm_above and not confirm:",
+        "        est = self._price(svc, body)\n        if local:\n"
+        "            body = substitute(body, await self._upload_all(local))\n            local = {}\n"
+        "        if est.credits > self.confirm_above and not confirm:",
+        ["tests/core/test_local_media.py"]),
+    Bug("a job awaited from two loops gets two poll drivers",
+        "phaya_notebook/core/jobs.py",
+        "            self._driver = d = None\n        restart =",
+        "            self._driver = d = None\n        elif d is not None and not d.done() and d.get_loop() is not here:\n"
+        "            self._driver = d = None\n        restart =",
+        ["tests/core/test_sync.py::test_a_job_can_be_awaited_on_another_loop"]),
+    Bug("sandbox speech shares the video encoders",
+        "phaya_notebook/sandbox/pools.py",
+        "        return self.heavy if media in HEAVY_MEDIA else self.light", "        return self.heavy",
+        ["tests/sandbox/test_timing.py::test_quick_jobs_finish_on_time_behind_a_video_burst"]),
+]
+
+
+def copy_repo(dest: Path) -> None:
+    shutil.copytree(SOURCE, dest, ignore=shutil.ignore_patterns(".venv", ".git", "mutants", "__pycache__",
+                                                             "phaya-demo", ".phaya", "phaya-media"))
+
+
+def run(bug: Bug) -> tuple[bool, list[str]]:
+    with tempfile.TemporaryDirectory(prefix="phaya-planted-") as tmp:
+        work = Path(tmp) / "repo"
+        copy_repo(work)
+        target = work / bug.path
+        text = target.read_text()
+        olds = (bug.old,) if isinstance(bug.old, str) else bug.old
+        news = (bug.new,) if isinstance(bug.new, str) else bug.new
+        for old, new in zip(olds, news, strict=True):
+            if text.count(old) != 1:
+                raise SystemExit(f"{bug.name}: the code to change is not found once in {bug.path} (update BUGS)")
+            text = text.replace(old, new)
+        tests = [t for t in bug.tests if (work / t.split("::")[0]).exists()]
+        target.write_text(text)
+        # cwd first on sys.path: the copy's package is imported, not the editable install
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "--tb=line",
+                               *tests], cwd=work, capture_output=True, text=True)
+        out = [ln.replace(str(work) + "/", "") for ln in proc.stdout.splitlines()]
+        failed = [ln for ln in out if ln.startswith("FAILED")]
+        where = [ln for ln in out if re.match(r"^tests/.*:\d+: ", ln)]
+        return proc.returncode != 0, failed + where + out[-1:]
+
+
+def main(names: list[str]) -> int:
+    global SOURCE
+    if names[:1] == ["--root"]:
+        SOURCE, names = Path(names[1]).resolve(), names[2:]
+    survived = 0
+    for bug in BUGS:
+        if names and not any(n in bug.name for n in names):
+            continue
+        caught, lines = run(bug)
+        survived += not caught
+        print(f"{'CAUGHT  ' if caught else 'SURVIVED'} {bug.name}")
+        for ln in lines[:8]:
+            print("    ", ln[:240])
+        sys.stdout.flush()
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
