@@ -34,6 +34,12 @@ def pg_bin() -> str | None:
     return os.path.dirname(initdb) if initdb else None
 
 
+def _runuser() -> str:
+    """util-linux's runuser lives in /usr/sbin, which a bare PATH (``env -i``) leaves out."""
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    return shutil.which("runuser", path=path) or "runuser"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -50,7 +56,7 @@ class PgServer:
 
     def _cmd(self, *args: str) -> list[str]:
         cmd = [os.path.join(self.bindir, args[0]), *args[1:]]
-        return ["runuser", "-u", self.run_as, "--", *cmd] if self.run_as else cmd
+        return [_runuser(), "-u", self.run_as, "--", *cmd] if self.run_as else cmd
 
     def start(self) -> PgServer:
         subprocess.run(self._cmd("initdb", "-D", self.data, "-U", "phaya", "-A", "trust", "-E", "UTF8",
