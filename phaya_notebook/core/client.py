@@ -156,6 +156,9 @@ class AsyncPhaya:
         self._committed = 0.0     # estimates of jobs created or being created (minus releases)
         self._inflight: dict[str, int] = {}
         self._balance_cache: tuple[float, float, float] | None = None
+        #: (loop, task) of the balance read before this client's first job: a burst of
+        #: submits shares it instead of spending one request each
+        self._first_reading: tuple[asyncio.AbstractEventLoop, asyncio.Task[float]] | None = None
         #: last real charges per service and price basis: estimates use the higher (observed.py)
         self.observed = ObservedPrices()
         #: balance readings and money spans, to attribute charges nothing else names (attribution.py)
@@ -325,6 +328,16 @@ class AsyncPhaya:
             return balance
         _, balance, before = cached
         return balance - max(0.0, self.committed_credits - own - before)
+
+    async def _reading_before_first_job(self) -> None:
+        """The balance before this client's first job, read once for a whole burst of submits."""
+        loop = asyncio.get_running_loop()
+        pending = self._first_reading
+        if pending is None or pending[0] is not loop or (
+                pending[1].done() and (pending[1].cancelled() or pending[1].exception() is not None)):
+            pending = (loop, loop.create_task(self.credits()))
+            self._first_reading = pending
+        await asyncio.shield(pending[1])
 
     async def _learn_sandbox_speed(self) -> None:
         """A local sandbox we were not told about may say how fast it runs (``/_sandbox/health``).
@@ -503,7 +516,7 @@ class AsyncPhaya:
             if local:
                 body = substitute(body, await self._upload_all(local))
             if self.timeline.enabled and not self.timeline.has_reading_before(time.time()):
-                await self.credits()  # the balance before this client's first job
+                await self._reading_before_first_job()
             sent = time.time()
             job_id, data = await self._create(svc, body)
         except BaseException:

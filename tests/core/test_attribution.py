@@ -45,3 +45,32 @@ def test_spans_are_bounded() -> None:
     for i in range(50):
         t.call(float(i), float(i) + 0.5, 0.001)
     assert len(t._spans) == 10
+
+
+async def test_a_burst_of_submits_reads_the_balance_before_it_once() -> None:
+    # every request counts against the key's 60/min: the reading that opens the first balance
+    # window is shared by the whole burst, not one /user/credits per job
+    import asyncio
+
+    import httpx
+
+    from .test_client_mock import client as mock_client
+
+    seen: list[str] = []
+
+    async def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req.url.path)
+        if req.url.path.endswith("/user/credits"):
+            await asyncio.sleep(0.05)  # slow enough that the whole burst is waiting on it
+            return httpx.Response(200, json={"credits_balance": 100.0})
+        if req.method == "POST":
+            return httpx.Response(200, json={"job_id": f"j{len(seen)}", "status": "processing"})
+        return httpx.Response(200, json={"status": "PROCESSING"})
+
+    c = mock_client(handler)
+    c.timeline.enabled = True
+    jobs = await asyncio.gather(*(c.submit("text-to-image", prompt=f"p{i}") for i in range(6)))
+    assert len(jobs) == 6 and sum(p.endswith("/generate") for p in seen) == 6
+    assert sum(p.endswith("/user/credits") for p in seen) == 1, seen
+    assert c.timeline.has_reading_before(10**12)
+    await c.aclose()
