@@ -60,7 +60,6 @@ OVERSIZED: dict[str, int] = {
     "phaya_notebook.core.client": 940,  # +13: one balance read per burst of submits
     "phaya_notebook.joblog": 815,
     "phaya_notebook.core.jobs": 436,
-    "phaya_notebook.display": 409,
 }
 
 

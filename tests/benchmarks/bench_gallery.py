@@ -87,14 +87,14 @@ def main() -> None:
 
             import shutil
 
-            display._thumb_cache.clear()
+            display.thumbnails._thumb_cache.clear()
             shutil.rmtree(root / "phaya-media" / "thumbs", ignore_errors=True)
             before = len(_instances)
             cold, g = timed(lambda: Gallery(s))
             models = len(_instances) - before
             print(f"first page, cold thumbnails, no loop (all 24 made before it returns): {cold:.0f} ms "
                   f"({len(g.rows)} cards, {models} widget models)")
-            display._thumb_cache.clear()
+            display.thumbnails._thumb_cache.clear()
             shutil.rmtree(root / "phaya-media" / "thumbs", ignore_errors=True)
 
             async def in_kernel() -> tuple[float, float]:
@@ -107,12 +107,12 @@ def main() -> None:
             shown, filled = asyncio.run(in_kernel())
             print(f"first page on a running loop (as in a kernel), cold: shown in {shown:.0f} ms, "
                   f"all thumbnails filled in by {filled:.0f} ms")
-            display._thumb_cache.clear()  # a new kernel: memory empty, thumbnails on disk
+            display.thumbnails._thumb_cache.clear()  # a new kernel: memory empty, thumbnails on disk
             disk, _ = timed(lambda: Gallery(s))
             print(f"first page, new kernel, thumbnails on disk: {disk:.0f} ms")
             warm, _ = timed(lambda: Gallery(s), repeat=5)
             print(f"first page, warm thumbnails: {warm:.0f} ms (median of 5)")
-            display._thumb_cache.clear()
+            display.thumbnails._thumb_cache.clear()
             nxt, _ = timed(lambda: g.show_page(1))
             print(f"next page (cold thumbnails): {nxt:.0f} ms; label: {g.page_label.value!r}")
             flt, _ = timed(lambda: setattr(g.text, "value", "river"))
@@ -131,7 +131,7 @@ def main() -> None:
                     _esm = "export default { render({ model, el }) { el.innerHTML = model.get('html'); } }"
                     html = traitlets.Unicode("").tag(sync=True)
 
-                display._thumb_cache.clear()
+                display.thumbnails._thumb_cache.clear()
 
                 def one_model() -> object:
                     page = s.log.browse(limit=24, offset=0)

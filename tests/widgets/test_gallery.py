@@ -84,13 +84,13 @@ async def test_thumbnails_fill_in_and_are_kept_on_disk(session: Session, nb_cwd:
     from phaya_notebook import display
 
     await _make(session, 3)
-    display._thumb_cache.clear()
+    display.thumbnails._thumb_cache.clear()
     g = Gallery(session)
     assert any(h.value.startswith('<div class="phaya-thumb-pending"') for h, _ in g._cards)  # shown first
     await g.wait(30)
     assert all('<img src="data:image/' in h.value for h, _ in g._cards)
     assert len(list((nb_cwd / "phaya-media" / "thumbs").glob("*.txt"))) == 3
-    display._thumb_cache.clear()  # a new kernel: made from disk, nothing pending
+    display.thumbnails._thumb_cache.clear()  # a new kernel: made from disk, nothing pending
     g2 = Gallery(session)
     assert all('<img src="data:image/' in h.value for h, _ in g2._cards)
 
