@@ -14,7 +14,6 @@ nothing extra is printed. IPython is imported only when a kernel is already runn
 from __future__ import annotations
 
 import asyncio
-import html
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .catalog import credits_text
-from .display import Rendered, mark_shown
+from .display import Rendered, esc, mark_shown
 
 __all__ = ["LiveProgress", "Row", "in_kernel", "live"]
 
@@ -114,7 +113,7 @@ class LiveProgress:
         if text == self._shown:
             return
         self._shown = text
-        body = "".join(f"<div>{html.escape(ln)}</div>" for ln in lines)
+        body = "".join(f"<div>{esc(ln)}</div>" for ln in lines)
         self.handle.update(Rendered({"text/html": f'<div class="phaya-live" style="font-family:monospace;'
                                                   f'font-size:12px">{body}</div>', "text/plain": text}))
 

@@ -10,7 +10,6 @@ piece of text goes through display's one escape helper; the page has no script.
 
 from __future__ import annotations
 
-import base64
 import mimetypes
 import os
 import time
@@ -20,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .catalog import credits_text
-from .display import esc, thumbnail_data_uri
+from .display import data_uri, esc, thumbnail_data_uri
 
 __all__ = ["EMBED_MAX_BYTES", "card", "document", "media_item", "write"]
 
@@ -83,8 +82,7 @@ def media_item(paths: Sequence[Any], urls: Sequence[str], media: str, text: str 
     if kind in ("video", "audio"):
         if have and path is not None and path.stat().st_size <= embed_max:
             mime = mimetypes.guess_type(path.name)[0] or ("video/mp4" if kind == "video" else "audio/mpeg")
-            data = base64.b64encode(path.read_bytes()).decode("ascii")
-            return f'<{kind} controls preload="metadata" src="data:{esc(mime)};base64,{data}"></{kind}>'
+            return f'<{kind} controls preload="metadata" src="{esc(data_uri(path, mime))}"></{kind}>'
         href = _rel(path, base) if have and path is not None else url
         size = f" ({path.stat().st_size / 1e6:.1f} MB)" if have and path is not None else ""
         if href:
