@@ -36,3 +36,16 @@ async def aio(wsandbox: Any, nb_cwd: Path) -> AsyncIterator[Any]:
         yield client
     finally:
         await client.aclose()
+
+
+@pytest.fixture()
+async def session(wsandbox: Any, nb_cwd: Path) -> AsyncIterator[Any]:
+    """A Session (job log, ratings, gallery) on the package's sandbox, its cache below the notebook."""
+    from phaya_notebook.session import Session
+
+    s = Session(wsandbox.api_key, wsandbox.base_url, cache_dir=nb_cwd / "phaya-media")
+    try:
+        yield s
+    finally:
+        await s.aio.aclose()
+        s.log.close()

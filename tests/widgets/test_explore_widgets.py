@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from phaya_notebook.session import Session
 from phaya_notebook.widgets import CompareGrid, Studio
 
 from .test_studio import TIMEOUT, until
-
-
-@pytest.fixture()
-async def session(wsandbox: Any, nb_cwd: Path) -> AsyncIterator[Session]:
-    s = Session(wsandbox.api_key, wsandbox.base_url, cache_dir=nb_cwd / "phaya-media")
-    try:
-        yield s
-    finally:
-        await s.aio.aclose()
-        s.log.close()
 
 
 def _rating(s: Session, job_id: str) -> Any:

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from phaya_notebook.session import Session
 from phaya_notebook.widgets import Gallery
 
 XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2"> "tide" & pool'
-
-
-@pytest.fixture()
-async def session(wsandbox: Any, nb_cwd: Path) -> AsyncIterator[Session]:
-    s = Session(wsandbox.api_key, wsandbox.base_url, cache_dir=nb_cwd / "phaya-media")
-    try:
-        yield s
-    finally:
-        await s.aio.aclose()
-        s.log.close()
 
 
 async def _make(s: Session, n: int, service: str = "text-to-image", prompt: str = "boat {i}",
