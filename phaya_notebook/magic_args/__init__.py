@@ -14,7 +14,7 @@ The package, one job per module (this file only re-exports the public API):
 ``commands`` (the typed commands), ``tokens`` (words and ``{name}``), ``options`` (the flag
 scanner and value converters), ``models`` (kind and ``--model`` to a service), ``generation``
 (generation and cost lines), ``subcommands`` (chat, compare, jobs, ...), ``parser``
-(``parse``), ``help`` (``help_text``). The handlers that run commands live in ``magics.py``.
+(``parse``), ``help`` (``help_text``). The handlers that run commands live in the ``magics`` package.
 Names the submodules share are internal to the package; the public API is ``__all__`` here.
 """
 

@@ -1,6 +1,6 @@
 """What a ``%phaya`` line parses into: the subcommand names and one small dataclass per command.
 
-Plain data, no parsing: the handlers in ``magics.py`` dispatch on these types.
+Plain data, no parsing: the handlers in the ``magics`` package dispatch on these types.
 """
 
 from __future__ import annotations
