@@ -12,14 +12,14 @@ from typing import Any
 import ipywidgets as w
 
 from .. import catalog
-from ..display import esc, markdown_to_html
+from ..display import esc as _e
+from ..display import markdown_to_html
 from .studio import aio_of
 from .tasks import TaskSet
 
 __all__ = ["ChatBox"]
 
 ERR = "color:#b00"
-
 
 
 class ChatBox(w.VBox):
@@ -66,7 +66,7 @@ class ChatBox(w.VBox):
         """Append the user's message and stream the reply as a task; returns the task."""
         self.error.value = ""
         self.messages.append({"role": "user", "content": text})
-        user = w.HTML(f'<div style="margin:4px 0"><b>you:</b> <span style="white-space:pre-wrap">{esc(text)}</span></div>')
+        user = w.HTML(f'<div style="margin:4px 0"><b>you:</b> <span style="white-space:pre-wrap">{_e(text)}</span></div>')
         user.add_class("phaya-chat-user")
         reply = w.HTML('<i>…</i>')
         reply.add_class("phaya-chat-reply")
@@ -86,7 +86,7 @@ class ChatBox(w.VBox):
                     if chunk.text:
                         text += chunk.text
                         chunks += 1
-                        reply.value = f"<div><b>{esc(model)}:</b></div>{markdown_to_html(text)}"
+                        reply.value = f"<div><b>{_e(model)}:</b></div>{markdown_to_html(text)}"
                     if chunk.usage is not None:
                         usage = chunk.usage
                     if chunk.credits is not None:
@@ -94,7 +94,7 @@ class ChatBox(w.VBox):
         except Exception:
             if not text and self.messages and self.messages[-1]["role"] == "user":
                 self.messages.pop()  # nothing came back: do not resend a dangling question
-            reply.value = f"<div><b>{esc(model)}:</b></div>{markdown_to_html(text)}" if text else ""
+            reply.value = f"<div><b>{_e(model)}:</b></div>{markdown_to_html(text)}" if text else ""
             meta.value = f'<small style="{ERR}">the reply was interrupted</small>'
             raise
         finally:
@@ -106,13 +106,13 @@ class ChatBox(w.VBox):
             credits = catalog.chat_credits(model, int(usage.get("prompt_tokens", 0)),
                                            int(usage.get("completion_tokens", 0)))
         self.replies.append({"text": text, "tokens": tokens, "credits": credits, "model": model, "chunks": chunks})
-        meta.value = (f"<small>{esc(tokens if tokens is not None else '?')} tokens · "
-                      f"{esc(f'{credits:g}' if credits is not None else '?')} credits</small>")
+        meta.value = (f"<small>{_e(tokens if tokens is not None else '?')} tokens · "
+                      f"{_e(f'{credits:g}' if credits is not None else '?')} credits</small>")
         total = sum(r["credits"] or 0 for r in self.replies)
         self.usage.value = f"{len(self.replies)} replies · {total:g} credits in total"
 
     def show_error(self, exc: BaseException) -> None:
-        self.error.value = f'<span style="{ERR}">{esc(type(exc).__name__)}: {esc(exc)}</span>'
+        self.error.value = f'<span style="{ERR}">{_e(type(exc).__name__)}: {_e(exc)}</span>'
 
     async def wait(self, timeout: float | None = None) -> None:
         await self.tasks.join(timeout)

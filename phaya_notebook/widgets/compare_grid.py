@@ -12,7 +12,7 @@ import ipywidgets as w
 
 from .. import catalog
 from ..catalog import ParamError, Service
-from ..display import esc
+from ..display import esc as _e
 from .confirm import ConfirmBar
 from .jobcard import JobCard
 from .rating import rater_of
@@ -22,7 +22,6 @@ from .tasks import TaskSet
 __all__ = ["CompareGrid"]
 
 ERR = "color:#b00"
-
 
 
 def _prompt_services() -> list[tuple[str, str]]:
@@ -94,7 +93,7 @@ class CompareGrid(w.VBox):
                 try:
                     total += self.aio.estimate(svc.name, prompt=p).credits  # observed prices too
                 except ParamError as exc:
-                    self.cost.value = f'<span style="{ERR}">{esc(exc)}</span>'
+                    self.cost.value = f'<span style="{ERR}">{_e(exc)}</span>'
                     self.start_button.disabled = True
                     return
                 self.plan.append((p, svc))
@@ -117,11 +116,11 @@ class CompareGrid(w.VBox):
         self.confirm_box.hide()
         self.error.value = ""
         prompts, models = self._lines(), list(self.models.value)
-        header = [w.HTML("<b>prompt</b>")] + [w.HTML(f"<b>{esc(catalog.resolve_service(m).label)}</b>") for m in models]
+        header = [w.HTML("<b>prompt</b>")] + [w.HTML(f"<b>{_e(catalog.resolve_service(m).label)}</b>") for m in models]
         cells: list[w.Widget] = list(header)
         self.cells, self.cards = {}, {}
         for i, prompt in enumerate(prompts):
-            cells.append(w.HTML(esc(prompt)))
+            cells.append(w.HTML(_e(prompt)))
             for j, name in enumerate(models):
                 cell = w.VBox([w.HTML("<i>submitting…</i>")])
                 cell.add_class("phaya-compare-cell")
@@ -137,7 +136,7 @@ class CompareGrid(w.VBox):
         try:
             job = await self.aio.submit(svc.name, confirm=True, tags=("compare",), prompt=prompt)
         except Exception as exc:
-            cell.children = (w.HTML(f'<span style="{ERR}">{esc(type(exc).__name__)}: {esc(exc)}</span>'),)
+            cell.children = (w.HTML(f'<span style="{ERR}">{_e(type(exc).__name__)}: {_e(exc)}</span>'),)
             raise
         card = JobCard(job, spawn=self.tasks.spawn, title=f"{svc.label}", tick=self.tick,
                        rate=rater_of(self.client))
@@ -163,7 +162,7 @@ class CompareGrid(w.VBox):
         return Comparison(cells, log=getattr(self.client, "log", None))
 
     def show_error(self, exc: BaseException) -> None:
-        self.error.value = f'<span style="{ERR}">{esc(type(exc).__name__)}: {esc(exc)}</span>'
+        self.error.value = f'<span style="{ERR}">{_e(type(exc).__name__)}: {_e(exc)}</span>'
 
     async def wait(self, timeout: float | None = None) -> None:
         await self.tasks.join(timeout)

@@ -16,7 +16,7 @@ import ipywidgets as w
 
 from .. import catalog
 from ..catalog import Param, Service
-from ..display import esc
+from ..display import esc as _e
 
 __all__ = ["MEDIA_ORDER", "SEED_PARAMS", "ParamControls", "model_options", "price_label"]
 
@@ -160,7 +160,7 @@ class _Field:
             for f in files:
                 urls.append(await self.uploader(bytes(f["content"]), str(f["name"])))
         except Exception as exc:
-            self.upload_status.value = f'<span style="color:#b00">upload failed: {esc(exc)}</span>'
+            self.upload_status.value = f'<span style="color:#b00">upload failed: {_e(exc)}</span>'
             raise
         if self.param.type == "list":
             lines = [ln for ln in self.value_widget.value.splitlines() if ln.strip()]

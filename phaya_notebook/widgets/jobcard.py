@@ -18,7 +18,7 @@ import ipywidgets as w
 
 from .. import display
 from ..catalog import credits_text
-from ..display import esc
+from ..display import esc as _e
 from .rating import RateButtons
 
 __all__ = ["JobCard"]
@@ -44,7 +44,6 @@ async def render_off_loop(result: Any) -> display.Rendered:
         return await loop.run_in_executor(None, display.render, result)
 
 
-
 class JobCard(w.VBox):
     """A running, then finished, job. CSS: ``phaya-jobcard``; ``phaya-result`` once finished."""
 
@@ -62,7 +61,7 @@ class JobCard(w.VBox):
         svc = job.service
         prompt = (getattr(job, "params", None) or {}).get("prompt")
         head = title or f"{svc.label} ({svc.name})" + (f" — {prompt[:80]}" if prompt else "")
-        self.title = w.HTML(f"<b>{esc(head)}</b>")
+        self.title = w.HTML(f"<b>{_e(head)}</b>")
         self.progress = w.FloatProgress(value=0.0, min=0.0, max=1.0, bar_style="info",
                                         layout=w.Layout(width="320px"))
         self.progress.add_class("phaya-progress")
@@ -92,7 +91,7 @@ class JobCard(w.VBox):
             frac = min(0.99, elapsed / expected) if expected > 0 else 0.0
             if abs(frac - self.progress.value) >= 0.005:
                 self.progress.value = frac
-            text = f"{esc(job.status)} · {elapsed:.0f} s of ~{expected:.0f} s"
+            text = f"{_e(job.status)} · {elapsed:.0f} s of ~{expected:.0f} s"
             if self.status.value != text and not self.cancel_button.disabled:
                 self.status.value = text
 
@@ -142,9 +141,9 @@ class JobCard(w.VBox):
             amount = getattr(job, "charged", None) or getattr(getattr(job, "estimate", None), "credits", None)
             money = (f"{credits_text(amount)} refunded" if refunded else
                      "not refunded yet" if self.outcome != "timeout" else "still running on the server (resumable)")
-            self.status.value = f'<span style="color:#b00">{esc(self.outcome)}</span>'
-            self.info.value = (f'<span style="color:#b00">{esc(self.outcome)}: {esc(reason)}</span>'
-                               f" · {esc(money)} · {duration:.1f} s")
+            self.status.value = f'<span style="color:#b00">{_e(self.outcome)}</span>'
+            self.info.value = (f'<span style="color:#b00">{_e(self.outcome)}: {_e(reason)}</span>'
+                               f" · {_e(money)} · {duration:.1f} s")
         self.add_class("phaya-result")
 
     def _duration(self) -> float:

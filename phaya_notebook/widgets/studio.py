@@ -14,7 +14,7 @@ import ipywidgets as w
 
 from .. import catalog
 from ..catalog import Estimate, ParamError, Service
-from ..display import esc
+from ..display import esc as _e
 from .confirm import ConfirmBar
 from .controls import ParamControls, model_options
 from .jobcard import JobCard
@@ -29,7 +29,6 @@ BALANCE_EVERY = 1.0
 ERR = "color:#b00"
 #: Most takes (jobs) one Generate may start.
 MAX_TAKES = 8
-
 
 
 def aio_of(client: Any) -> Any:
@@ -66,7 +65,7 @@ def _chat_prices_html() -> str:
     """Chat and embedding prices per million tokens, as Phaya lists them (for the studio's footer)."""
     m = catalog.CHAT_MODELS[catalog.DEFAULT_CHAT_MODEL]
     emb = ", ".join(f"{v:.2f}" for v in catalog.EMBEDDING_MODELS.values())
-    return (f"<small>Chat ({esc(m.name)}, <code>chat_box()</code>): {esc(m.price_text)} · "
+    return (f"<small>Chat ({_e(m.name)}, <code>chat_box()</code>): {_e(m.price_text)} · "
             f"embeddings: {emb} per million tokens</small>")
 
 
@@ -170,10 +169,10 @@ class Studio(w.VBox):
             est = self._price(svc, self.params())
         except ParamError as exc:
             self._estimate = None
-            self.cost.value = f'cost: <span title="{esc(exc)}">—</span>'
+            self.cost.value = f'cost: <span title="{_e(exc)}">—</span>'
             self.generate.disabled = True
             self.generate.tooltip = str(exc)
-            self.reason.value = f'<span style="{ERR}">{esc("; ".join(str(p) for p in exc.problems))}</span>'
+            self.reason.value = f'<span style="{ERR}">{_e("; ".join(str(p) for p in exc.problems))}</span>'
             return
         self._estimate = est
         self.generate.disabled = False
@@ -209,14 +208,14 @@ class Studio(w.VBox):
         if day_left is not None and total > day_left:
             warn.append(f"exceeds the daily cap ({day_left:g} left today)")
         confirm_above = getattr(self.aio, "confirm_above", None)
-        note = f" <small>({esc(est.basis)})</small>" if est.basis else ""
+        note = f" <small>({_e(est.basis)})</small>" if est.basis else ""
         if warn:
             self.cost.add_class("phaya-cost-warning")
-            return f'<span style="{WARN}">⚠ {esc(text)} — {esc("; ".join(warn))}</span>{note}'
+            return f'<span style="{WARN}">⚠ {_e(text)} — {_e("; ".join(warn))}</span>{note}'
         self.cost.remove_class("phaya-cost-warning")
         if confirm_above is not None and total > confirm_above:
             note += f" <small>(above {confirm_above:g}: asks to confirm)</small>"
-        return f"<b>{esc(text)}</b>{note}"
+        return f"<b>{_e(text)}</b>{note}"
 
     # ------------------------------------------------------------ balance
     def refresh_balance(self) -> Any:
@@ -243,7 +242,7 @@ class Studio(w.VBox):
             day_left = daily_left(self.aio)
             if day_left is not None:
                 extra += f" · daily cap left: {day_left:g}"
-            self.balance_label.value = f"balance: {self.balance:g} credits{esc(extra)}"
+            self.balance_label.value = f"balance: {self.balance:g} credits{_e(extra)}"
             self._changed()
             if not self._balance_again:
                 return
@@ -257,15 +256,15 @@ class Studio(w.VBox):
             params = self.params()
             est = self._price(svc, params)
         except ParamError as exc:  # the button should have been disabled; say why anyway
-            self.reason.value = f'<span style="{ERR}">{esc(exc)}</span>'
+            self.reason.value = f'<span style="{ERR}">{_e(exc)}</span>'
             return
         confirm_above = getattr(self.aio, "confirm_above", None)
         n = self.n_takes
         total = round(est.credits * n, 6)
         if confirm_above is not None and total > confirm_above:
             self._pending = (svc, params, est)
-            what = f"{n} takes of {esc(svc.label)} cost" if n > 1 else f"{esc(svc.label)} costs"
-            self.confirm_box.show(f'<span style="{WARN}">{what} {esc(catalog.credits_text(total))} '
+            what = f"{n} takes of {_e(svc.label)} cost" if n > 1 else f"{_e(svc.label)} costs"
+            self.confirm_box.show(f'<span style="{WARN}">{what} {_e(catalog.credits_text(total))} '
                                   f"(above {confirm_above:g}). Run it?</span>")
             self.generate.disabled = True
             return
@@ -363,7 +362,7 @@ class Studio(w.VBox):
     def show_error(self, exc: BaseException) -> None:
         """Any task's exception lands here, visible, never swallowed."""
         name = type(exc).__name__
-        self.error.value = f'<span style="{ERR}">{esc(name)}: {esc(exc)}</span>'
+        self.error.value = f'<span style="{ERR}">{_e(name)}: {_e(exc)}</span>'
 
     async def wait(self, timeout: float | None = None) -> None:
         """Wait until every job started from this studio has finished (tests, scripts)."""
