@@ -17,7 +17,8 @@ The package, one job per module (imports point down this list; no module imports
 - ``sqlite_file``: opening a SQLite log safely (identity, WAL, create / upgrade);
 - ``store``: :class:`JobLog`, the store's API (write, read, resume's queries, gallery pages);
 - ``postgres``: the same API on PostgreSQL for teams (registers itself with ``JobLog``);
-- ``frames``: rows as DataFrames (``to_dataframe``, ``spend``), imported only when used.
+- ``dataframes``: rows as typed DataFrames (``to_dataframe``, ``spend``), imported only when used;
+- ``frames``: ``NotedFrame``, a DataFrame that shows a note under itself (the session's spend view).
 """
 
 from __future__ import annotations

@@ -321,7 +321,7 @@ class JobLog:
                                 "ORDER BY service").fetchall()
         return [r[0] for r in rows]
 
-    # ------------------------------------------------------------ DataFrames (shaped in joblog.frames)
+    # ------------------------------------------------------------ DataFrames (shaped in joblog.dataframes)
 
     def to_dataframe(self, service: str | Iterable[str] | None = None, status: str | Iterable[str] | None = None,
                      since: Any = None, tag: str | None = None, *, kind: str | None = None,
@@ -332,7 +332,7 @@ class JobLog:
         categories; JSON columns (params, urls, paths, tags) stay JSON text so a
         100,000-row load stays well under a second (``json.loads`` them as needed).
         """
-        from .frames import KEY_COLUMNS, OTHER_COLUMNS, jobs_frame
+        from .dataframes import KEY_COLUMNS, OTHER_COLUMNS, jobs_frame
 
         cond, args = where(service, status, since, tag, kind, session, tag_sql=self._TAG_SQL)
         key = f" || {self._CHR}(31) || ".join(f"coalesce({c}, {self._CHR}(30))" for c in KEY_COLUMNS)
@@ -343,7 +343,7 @@ class JobLog:
     def spend(self, by: str | Sequence[str] = "service", *, since: Any = None,
               session: str | None = None) -> pd.DataFrame:
         """Credits summed by service, by day (UTC) or both: estimated, charged, refunded, net."""
-        from .frames import spend_frame
+        from .dataframes import spend_frame
 
         keys = [by] if isinstance(by, str) else list(by)
         exprs = {"service": "service", "day": self._DAY_SQL, "kind": "kind",
