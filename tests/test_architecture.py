@@ -78,7 +78,6 @@ PRIVATE_ALLOW: dict[str, set[str]] = {
     "phaya_notebook.core.sync": {"_ready"},
     "phaya_notebook.display": {"_phaya_shown_in"},
     "phaya_notebook.joblog.shared": {"_GREATEST", "_lock", "_lock_key", "_now", "_write"},
-    "phaya_notebook.sandbox.producers.images": {"_cover"},
     "phaya_notebook.session": {"_jobs", "_run"},
 }
 # Names with a leading underscore that are public protocol, not privates (namedtuple, sys).
