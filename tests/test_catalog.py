@@ -133,3 +133,27 @@ def test_status_normalisation() -> None:
 def test_timeouts_follow_the_contract() -> None:
     assert c.resolve_service("text-to-image").timeout_seconds == 600
     assert c.resolve_service("veo31-video").timeout_seconds > 600
+
+
+#: Every public name of the single-module catalog.py (before the package split): callers import them
+#: from ``phaya_notebook.catalog`` and must keep finding them there.
+OLD_PUBLIC_NAMES = (
+    "ASPECT_5", "CHAT_MODELS", "CHAT_PARAMS", "DEFAULT_CHAT_MODEL", "EMBEDDING_DIMENSIONS",
+    "EMBEDDING_LABEL", "EMBEDDING_MODELS", "GPT_IMAGE_ASPECTS", "KLING_MAX_SECONDS", "KLING_PER_SECOND",
+    "MEDIA_JOBS", "SEEDANCE_PRICES", "SERVICES", "STATUS_FLOWS", "TERMINAL", "VOICES", "ZOOM_MODES",
+    "ChatModel", "Estimate", "MediaKind", "Param", "ParamError", "ParamProblem", "ParamType", "PriceFn",
+    "Rule", "SecondsFn", "Service", "StatusFamily", "chat_credits", "credits_text", "download_credits",
+    "embedding_credits", "estimate", "get_service", "is_terminal", "kling_output_seconds",
+    "normalize_status", "resolve_service", "service_names", "subtitle_credits", "tts_credits",
+    "typical_seconds", "validate", "with_defaults",
+)
+
+
+def test_the_package_keeps_every_name_the_module_had() -> None:
+    assert [n for n in OLD_PUBLIC_NAMES if not hasattr(c, n)] == []
+    assert sorted(c.__all__) == sorted(OLD_PUBLIC_NAMES)
+    assert c.get_service is c.resolve_service
+    # the tables and the functions that read them are the same objects through every path
+    from phaya_notebook.catalog import chat, services, validation
+    assert c.SERVICES is services.SERVICES and c.CHAT_MODELS is chat.CHAT_MODELS
+    assert c.validate is validation.validate

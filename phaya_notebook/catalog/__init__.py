@@ -14,7 +14,7 @@ Modules, each importing only the ones above it:
 - ``pricing``  price and duration formulas (``credits_text``, ``tts_credits`` ...)
 - ``services`` the tables, data only: ``SERVICES``, ``MEDIA_JOBS``, ``VOICES``
 - ``chat``     chat and embedding models and their token prices: ``CHAT_MODELS``, ``chat_credits``
-- ``validate`` lookup, ``validate`` / ``with_defaults`` (cross-field rules), ``estimate``
+- ``validation`` lookup, ``validate`` / ``with_defaults`` (cross-field rules), ``estimate``
 
 Callers import from the package (``from phaya_notebook import catalog``); every name
 below stays importable from here.
@@ -57,7 +57,7 @@ from .pricing import (
 )
 from .services import ASPECT_5, GPT_IMAGE_ASPECTS, MEDIA_JOBS, SERVICES, VOICES, ZOOM_MODES
 from .status import STATUS_FLOWS, TERMINAL, StatusFamily, is_terminal, normalize_status
-from .validate import (
+from .validation import (
     estimate,
     get_service,
     resolve_service,

@@ -1,7 +1,7 @@
 """The catalog's vocabulary: what a service, a parameter, a rule and a price are.
 
 Plain frozen dataclasses and the one input error. The tables in ``services.py`` and
-``chat.py`` are written in these words; ``validate.py`` checks a request against them.
+``chat.py`` are written in these words; ``validation.py`` checks a request against them.
 Nothing here knows a particular service.
 """
 
