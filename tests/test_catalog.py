@@ -157,3 +157,26 @@ def test_the_package_keeps_every_name_the_module_had() -> None:
     from phaya_notebook.catalog import chat, services, validation
     assert c.SERVICES is services.SERVICES and c.CHAT_MODELS is chat.CHAT_MODELS
     assert c.validate is validation.validate
+
+
+def test_veo_frame_counts_follow_the_generation_type() -> None:
+    """Veo 3.1: first-and-last-frames takes 1 or 2 images, reference at least 1; text takes none needed."""
+    url = "https://example.com/a.png"
+    base = {"prompt": "a cat"}
+    assert c.validate("veo31-video", base)["prompt"] == "a cat"
+    ok = [("FIRST_AND_LAST_FRAMES_2_VIDEO", 1), ("FIRST_AND_LAST_FRAMES_2_VIDEO", 2),
+          ("REFERENCE_2_VIDEO", 1), ("REFERENCE_2_VIDEO", 3), ("TEXT_2_VIDEO", 0)]
+    for gt, n in ok:
+        c.validate("veo31-video", {**base, "generation_type": gt, "image_urls": [url] * n})
+    bad = [("FIRST_AND_LAST_FRAMES_2_VIDEO", 0, "1 or 2 image URLs"),
+           ("FIRST_AND_LAST_FRAMES_2_VIDEO", 3, "1 or 2 image URLs"),
+           ("REFERENCE_2_VIDEO", 0, "1 to 3 image URLs")]
+    for gt, n, allowed in bad:
+        with pytest.raises(c.ParamError) as err:
+            c.validate("veo31-video", {**base, "generation_type": gt, "image_urls": [url] * n})
+        assert [(p.field, p.message, p.allowed) for p in err.value.problems] == [
+            ("image_urls", f"has {n} items for {gt}", allowed)]
+    # the rule reads the given body: no image_urls counts as none, and it is reported with other problems
+    with pytest.raises(c.ParamError) as err:
+        c.validate("veo31-video", {"generation_type": "REFERENCE_2_VIDEO", "seeds": 1})
+    assert [p.field for p in err.value.problems] == ["seeds", "prompt", "image_urls"]
