@@ -151,7 +151,7 @@ OLD_PUBLIC_NAMES = (
 
 def test_the_package_keeps_every_name_the_module_had() -> None:
     assert [n for n in OLD_PUBLIC_NAMES if not hasattr(c, n)] == []
-    assert sorted(c.__all__) == sorted(OLD_PUBLIC_NAMES)
+    assert set(OLD_PUBLIC_NAMES) <= set(c.__all__)
     assert c.get_service is c.resolve_service
     # the tables and the functions that read them are the same objects through every path
     from phaya_notebook.catalog import chat, services, validation

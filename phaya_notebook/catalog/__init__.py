@@ -9,7 +9,7 @@ there are decisions here too. This package imports nothing from the rest of the 
 Modules, each importing only the ones above it:
 
 - ``status``   job status casing per service family: ``normalize_status``, ``is_terminal``
-- ``model``    the vocabulary: ``Param``, ``Rule``, ``Service``, ``Estimate``, ``ChatModel``,
+- ``model``    the vocabulary: ``Param``, ``Rule``, ``CountRule``, ``Service``, ``Estimate``, ``ChatModel``,
   ``ParamProblem``, ``ParamError``
 - ``pricing``  price and duration formulas (``credits_text``, ``tts_credits`` ...)
 - ``services`` the tables, data only: ``SERVICES``, ``MEDIA_JOBS``, ``VOICES``
@@ -34,6 +34,7 @@ from .chat import (
 )
 from .model import (
     ChatModel,
+    CountRule,
     Estimate,
     MediaKind,
     Param,
@@ -67,7 +68,7 @@ from .validation import (
     with_defaults,
 )
 
-#: The single-module catalog's names, all importable from the package as before.
+#: The single-module catalog's names, all importable from the package as before (and CountRule).
 __all__ = [
     "ASPECT_5",
     "CHAT_MODELS",
@@ -87,6 +88,7 @@ __all__ = [
     "VOICES",
     "ZOOM_MODES",
     "ChatModel",
+    "CountRule",
     "Estimate",
     "MediaKind",
     "Param",

@@ -15,6 +15,7 @@ from .status import STATUS_FLOWS, StatusFamily
 
 __all__ = [
     "ChatModel",
+    "CountRule",
     "Estimate",
     "MediaKind",
     "Param",
@@ -131,6 +132,31 @@ class Rule:
         return f"{self.field} {self.value!r} not with {self.other} " + " or ".join(map(repr, self.never))
 
 
+@dataclass(frozen=True)
+class CountRule:
+    """A rule on a list's length, as data: when ``field`` is ``value``, the list ``other`` must have
+    ``least`` to ``most`` items (``allowed`` says so to the user). Checked on the given body, so a
+    missing list counts as none.
+    """
+
+    field: str
+    value: Any
+    other: str
+    least: int = 0
+    most: int | None = None
+    allowed: str = ""
+
+    def problem(self, body: Mapping[str, Any]) -> str | None:
+        """The message when ``body`` breaks the rule ("has 3 items for X"), else None."""
+        if body.get(self.field) != self.value:
+            return None
+        items = body.get(self.other)
+        n = len(items) if isinstance(items, list) else 0  # a non-list is already reported
+        if n < self.least or (self.most is not None and n > self.most):
+            return f"has {n} items for {self.value}"
+        return None
+
+
 PriceFn = Callable[[Mapping[str, Any], Mapping[str, float]], Estimate]
 SecondsFn = Callable[[Mapping[str, Any]], float]
 
@@ -156,6 +182,7 @@ class Service:
     aliases: tuple[str, ...] = ()
     summary: str = ""
     rules: tuple[Rule, ...] = ()
+    count_rules: tuple[CountRule, ...] = ()
 
     @property
     def create_path(self) -> str:

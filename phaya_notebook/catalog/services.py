@@ -9,7 +9,7 @@ and embedding models in ``chat.py``.
 
 from __future__ import annotations
 
-from .model import MediaKind, Param, Rule, Service
+from .model import CountRule, MediaKind, Param, Rule, Service
 from .pricing import (
     GPT_IMAGE_PRICE,
     by_param,
@@ -182,7 +182,9 @@ SERVICES: dict[str, Service] = {s.name: s for s in (
          Param("watermark", max_length=50)),
         by_param("model", {"veo3_fast": 15.0, "veo3": 50.0}, "veo3_fast"), veo_seconds,
         ("video_url", "origin_url", "resolution"), "lower", cancel=True, aliases=("veo", "veo3"),
-        summary="Google Veo 3.1",
+        summary="Google Veo 3.1", count_rules=(
+            CountRule("generation_type", "FIRST_AND_LAST_FRAMES_2_VIDEO", "image_urls", 1, 2, "1 or 2 image URLs"),
+            CountRule("generation_type", "REFERENCE_2_VIDEO", "image_urls", 1, None, "1 to 3 image URLs")),
     ),
     Service(
         "text-to-music", "Suno", "audio", "generate",

@@ -2,9 +2,9 @@
 
 Every caller (client, widgets, magics, sandbox) goes through these functions, so all of
 them refuse the same input with the same words: a ``ParamError`` naming each field and
-what it accepts, before any request. Cross-field rules are checked here: the ``Rule``
-rows of a service (with defaults filled in) and the few written as code in
-``_cross_checks``.
+what it accepts, before any request. Cross-field rules are data on the service rows and
+checked here: ``CountRule`` (a list's length per value of another field, on the given body)
+and ``Rule`` (allowed values across two fields, with defaults filled in).
 """
 
 from __future__ import annotations
@@ -146,7 +146,10 @@ def validate(service: str | Service, params: Mapping[str, Any] | None = None, *,
     for p in svc.params:
         if p.required and p.name not in params:
             problems.append(ParamProblem(p.name, "is required", p.allowed()))
-    _cross_checks(svc, body, problems)
+    for count in svc.count_rules:
+        message = count.problem(body)
+        if message:
+            problems.append(ParamProblem(count.other, message, count.allowed))
     _url_checks(svc, body, problems, local_files)
     if svc.rules and not problems:
         full = {p.name: p.default for p in svc.params if p.default is not None}
@@ -186,18 +189,6 @@ def _rule_allowed(svc: Service, rule: Rule, full: Mapping[str, Any]) -> str:
     choices = svc.param(rule.field).choices or ()
     ok = [c for c in choices if not any(r.broken_by({**full, rule.field: c}) for r in svc.rules)]
     return f"{rule.text()}; with {rule.other}={other!r}, {rule.field} one of " + ", ".join(map(repr, ok))
-
-
-def _cross_checks(svc: Service, body: dict[str, Any], problems: list[ParamProblem]) -> None:
-    """Rules that span fields."""
-    if svc.name == "veo31-video":
-        gt = body.get("generation_type")
-        urls = body.get("image_urls")
-        n = len(urls) if isinstance(urls, list) else 0  # a non-list is already reported
-        if gt == "FIRST_AND_LAST_FRAMES_2_VIDEO" and n not in (1, 2):
-            problems.append(ParamProblem("image_urls", f"has {n} items for {gt}", "1 or 2 image URLs"))
-        if gt == "REFERENCE_2_VIDEO" and n < 1:
-            problems.append(ParamProblem("image_urls", f"has {n} items for {gt}", "1 to 3 image URLs"))
 
 
 def with_defaults(service: str | Service, params: Mapping[str, Any] | None = None, *,
