@@ -7,10 +7,11 @@ plain DataFrame again (``_constructor``). Imported lazily: pandas loads only whe
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import pandas as pd
+
+from ..core.escape import esc
 
 __all__ = ["NotedFrame", "with_note"]
 
@@ -32,7 +33,7 @@ class NotedFrame(pd.DataFrame):
         table = super()._repr_html_()
         if table is None or not self.note:
             return table
-        return table + f"<p><small>{html.escape(self.note)}</small></p>"
+        return table + f"<p><small>{esc(self.note)}</small></p>"
 
 
 def with_note(df: pd.DataFrame, note: str, **attrs: Any) -> NotedFrame:
