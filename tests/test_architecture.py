@@ -31,7 +31,6 @@ MAX_LINES = 400
 LAYERS: dict[str, set[str]] = ALLOWED
 # (file under the package, layer) pairs that may import upward inside a function, and why
 LAZY_UPWARD: dict[tuple[str, str], str] = {
-    ("core/launch.py", "sandbox"): "starts the embedded sandbox when no key is set",
     ("core/jobs.py", "display"): "Result._repr_mimebundle_ renders through display.render",
     ("session/session.py", "widgets"): "session.studio() & co. build widgets on demand",
 }

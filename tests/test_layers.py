@@ -32,7 +32,6 @@ ALLOWED: dict[str, set[str]] = {
 }
 # lazy (function-level) imports that are allowed to point upward, and why
 LAZY_OK = {
-    ("core", "sandbox"),  # core/launch.py starts the embedded sandbox when no key is set
     ("session", "widgets"),  # session.studio() & co. build widgets on demand
     ("core", "display"),  # Result._repr_mimebundle_ renders through display.render (interfaces.md)
 }

@@ -15,6 +15,8 @@ Modules, each importing only the ones above it:
 - ``services`` the tables, data only: ``SERVICES``, ``MEDIA_JOBS``, ``VOICES``
 - ``chat``     chat and embedding models and their token prices: ``CHAT_MODELS``, ``chat_credits``
 - ``validation`` lookup, ``validate`` / ``with_defaults`` (cross-field rules), ``estimate``
+- ``embedded`` where the client finds the embedded sandbox on disk (``sandbox_dir``, its file
+  names): the one rule ``core/launch.py`` and ``sandbox/daemon.py`` share (not re-exported here)
 
 Callers import from the package (``from phaya_notebook import catalog``); every name
 below stays importable from here.

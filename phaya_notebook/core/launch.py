@@ -8,7 +8,8 @@ its state on disk, so a kernel restart or a sandbox restart loses no job. The ke
 does no sandbox work and never imports the sandbox (FastAPI, Pillow, FFmpeg stay out).
 
 The server's directory is ``$PHAYA_SANDBOX_DIR``, else ``$XDG_STATE_HOME/phaya-notebook/
-sandbox`` (``~/.local/state``); its ``server.json`` (0600; layout owned by
+sandbox`` (``~/.local/state``): that rule and the file names are ``catalog/embedded.py``, the
+one statement both sides import. Its ``server.json`` (0600; layout owned by
 ``sandbox/daemon.py``) says where it listens. ``python -m phaya_notebook.sandbox status``
 / ``stop`` manage it. Speed settings of sandboxes are remembered per URL so clients time
 their polls right (:func:`settings_for`).
@@ -29,6 +30,8 @@ from typing import Any
 
 import httpx
 
+from ..catalog.embedded import INFO, RUN_LOCK, sandbox_dir
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: "running" falls back to the pid
@@ -46,15 +49,6 @@ _settings: dict[str, dict[str, float]] = {}
 _embedded: dict[str, Any] | None = None  # server.json of the server this process uses
 
 
-def sandbox_dir() -> Path:
-    """Where the persistent sandbox lives (same rule as ``sandbox/daemon.py``)."""
-    env = os.environ.get("PHAYA_SANDBOX_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "phaya-notebook" / "sandbox"
-
-
 def _answers(info: dict[str, Any]) -> bool:
     """The server of ``info`` is up and is that sandbox (not another process on its port)."""
     try:
@@ -66,7 +60,7 @@ def _answers(info: dict[str, Any]) -> bool:
 
 def _read(state_dir: Path) -> dict[str, Any] | None:
     try:
-        info = json.loads((state_dir / "server.json").read_text())
+        info = json.loads((state_dir / INFO).read_text())
     except (OSError, ValueError):
         return None
     return info if isinstance(info, dict) else None
@@ -127,7 +121,7 @@ def revive(base_url: str) -> bool:
 
 def _running(state_dir: Path) -> bool:
     """A server holds the directory's run lock (``sandbox/daemon.py``)."""
-    lock = state_dir / "run.lock"
+    lock = state_dir / RUN_LOCK
     if not lock.exists():
         return False
     if fcntl is None:  # pragma: no cover

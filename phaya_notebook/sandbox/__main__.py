@@ -19,6 +19,7 @@ COMMANDS = ("status", "start", "stop", "serve")
 
 def persistent(argv: list[str]) -> int:
     """The persistent sandbox's commands: status, start (detached), stop, serve (foreground)."""
+    from ..catalog.embedded import sandbox_dir
     from . import daemon
 
     ap = argparse.ArgumentParser(prog="python -m phaya_notebook.sandbox",
@@ -32,7 +33,7 @@ def persistent(argv: list[str]) -> int:
     ap.add_argument("--port", type=int, default=0, help="serve: the port (default: the last one, else free)")
     ap.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    state_dir = args.state_dir or daemon.default_dir()
+    state_dir = args.state_dir or sandbox_dir()
     if args.command == "status":
         print(daemon.status(state_dir))
         return 0 if daemon.running(state_dir) else 3

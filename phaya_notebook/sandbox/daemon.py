@@ -6,8 +6,9 @@ play balance) and outlives them, so it runs as its own process with its state on
 Files in the state directory (created 0700; files holding the key are 0600):
 
 - ``server.json`` — pid, URLs, key and admin token of the running server; written once it
-  answers, removed when it stops. ``core/launch.py`` reads it (the sandbox imports only the
-  catalog, so the two agree on this name and layout by contract, not by import);
+  answers, removed when it stops. ``core/launch.py`` reads it (the kernel never imports the
+  sandbox: the folder rule and this name are ``catalog/embedded.py``, which both import; the
+  layout is a contract);
 - ``run.lock`` — held (``flock``) by the server for its whole life: a second server on the
   same directory refuses to start, and "is it running" is a lock test, not a pid guess;
 - ``start.lock`` — held while one starter checks and starts, so two kernels connecting at
@@ -30,21 +31,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..catalog.embedded import INFO, RUN_LOCK
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no locks (one server per directory is then up to you)
     fcntl = None  # type: ignore[assignment]
 
-INFO, RUN_LOCK, START_LOCK, LOG = "server.json", "run.lock", "start.lock", "server.log"
-
-
-def default_dir() -> Path:
-    """``$PHAYA_SANDBOX_DIR``, else ``$XDG_STATE_HOME/phaya-notebook/sandbox`` (``~/.local/state``)."""
-    env = os.environ.get("PHAYA_SANDBOX_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "phaya-notebook" / "sandbox"
+START_LOCK, LOG = "start.lock", "server.log"
 
 
 def _prepare(state_dir: Path) -> Path:

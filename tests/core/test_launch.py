@@ -55,3 +55,21 @@ async def test_clients_on_the_shared_fixture_know_its_speed(sandbox: Any, tmp_pa
     trap = typical / 10.0 * DEFAULT_UPPER
     assert image.path and video.path and took < 0.9 * trap, took  # not minutes (the 1.3 x typical trap)
     await c.aclose()
+
+
+def test_the_kernel_and_the_sandbox_cli_find_the_same_folder(tmp_path: Any) -> None:
+    """One folder rule (catalog/embedded.py): the launcher and ``python -m phaya_notebook.sandbox``
+    agree, whether ``PHAYA_SANDBOX_DIR`` or ``XDG_STATE_HOME`` says where."""
+    import os
+
+    base = {k: v for k, v in os.environ.items() if k not in ("PHAYA_SANDBOX_DIR", "XDG_STATE_HOME")}
+    for extra, want in [({"XDG_STATE_HOME": str(tmp_path / "state")}, tmp_path / "state" / "phaya-notebook" / "sandbox"),
+                        ({"XDG_STATE_HOME": str(tmp_path / "state"), "PHAYA_SANDBOX_DIR": str(tmp_path / "own")},
+                         tmp_path / "own")]:
+        env = {**base, **extra}
+        kernel = subprocess.run([sys.executable, "-c", "from phaya_notebook.core import launch; print(launch.sandbox_dir())"],
+                                capture_output=True, text=True, timeout=60, env=env)
+        cli = subprocess.run([sys.executable, "-m", "phaya_notebook.sandbox", "status"], capture_output=True,
+                             text=True, timeout=60, env=env)
+        assert kernel.stdout.strip() == str(want), kernel.stderr
+        assert cli.returncode == 3 and f"not running (state in {want})" in cli.stdout, cli.stdout + cli.stderr
