@@ -140,3 +140,28 @@ def test_include_exclude_and_missing_file(nb_dir: Path) -> None:
     assert set(data) == {"text/plain"}
     html = render(r).data["text/html"]
     assert 'src="http://127.0.0.1:1/files/t/gone.png"' in html  # falls back to the URL
+
+
+def test_a_result_shown_by_its_progress_line_renders_as_one_line_in_that_cell_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """mark_shown keeps its bookkeeping in display (by weak reference), never on the result."""
+    import gc
+
+    from phaya_notebook.core.jobs import Result
+
+    cell = [7]
+    monkeypatch.setattr(display, "_execution_count", lambda: cell[0])
+    result = Result("job-9", "text-to-image", "image", [], [], {}, credits=1.0)
+    display.mark_shown(result)
+    assert "(shown above)" in render(result).data["text/plain"] and "text/html" not in render(result).data
+    assert vars(result) == vars(Result("job-9", "text-to-image", "image", [], [], {}, credits=1.0))
+    cell[0] = 8  # the next cell shows it in full
+    assert "text/html" in render(result).data
+    other = Result("job-9", "text-to-image", "image", [], [], {}, credits=1.0)  # equal, not the same
+    cell[0] = 7
+    assert "text/html" in render(other).data
+    key = id(result)
+    assert key in display._shown_in
+    del result
+    gc.collect()
+    assert key not in display._shown_in  # forgotten with the result
