@@ -13,6 +13,7 @@ from typing import Any
 __all__ = ["esc"]
 
 
-def esc(text: Any) -> str:
-    """``text`` as HTML text, quotes included (None is empty)."""
-    return "" if text is None else html.escape(str(text), quote=True)
+def esc(text: Any, *, quote: bool = True) -> str:
+    """``text`` as HTML text (None is empty): ``&``, ``<``, ``>`` and, unless ``quote=False``
+    (Markdown text, where quotes would show as entities), the quotes."""
+    return "" if text is None else html.escape(str(text), quote=quote)

@@ -29,7 +29,7 @@ def markdown_to_html(text: str) -> str:
 
 def _markdown_escape(text: str) -> str:
     """Markdown that renders the text, with any raw HTML neutralised."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return esc(text, quote=False)
 
 
 def chat_footer(reply: Any) -> str:
