@@ -207,7 +207,7 @@ class AuthenticationError(PhayaError):
 
 class InsufficientCredits(PhayaError):
     status_code = 402
-    hint = "top up, or pick a cheaper model: phaya.estimate(service, ...) prices a job without running it"
+    hint = "top up (sandbox: python -m phaya_notebook.sandbox topup), or a cheaper model: see phaya.estimate"
 
     def __init__(self, message: str = "", *, needed: float | None = None, balance: float | None = None,
                  **kw: Any):

@@ -30,6 +30,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .config import home_dir
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no locks (one server per directory is then up to you)
@@ -43,8 +45,8 @@ def default_dir() -> Path:
     env = os.environ.get("PHAYA_SANDBOX_DIR")
     if env:
         return Path(env)
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "phaya-notebook" / "sandbox"
+    base = os.environ.get("XDG_STATE_HOME")
+    return Path(base) / "phaya-notebook" / "sandbox" if base else home_dir()
 
 
 def _prepare(state_dir: Path) -> Path:
@@ -53,7 +55,8 @@ def _prepare(state_dir: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _flock(path: Path, *, wait: bool = True) -> Iterator[bool]:
+def flock(path: Path, *, wait: bool = True) -> Iterator[bool]:
+    """Hold ``path``'s exclusive lock for the block; yields False (not held) if ``wait`` is off and it is taken."""
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
     try:
         if fcntl is None:  # pragma: no cover
@@ -73,7 +76,7 @@ def running(state_dir: Path) -> bool:
     """True while a server holds this directory's run lock."""
     if not (state_dir / RUN_LOCK).exists():
         return False
-    with _flock(state_dir / RUN_LOCK, wait=False) as got:
+    with flock(state_dir / RUN_LOCK, wait=False) as got:
         return not got
 
 
@@ -109,7 +112,7 @@ def serve(state_dir: Path, *, speed: float = 10.0, credits: float = 100.0, time_
     from .persist import Store
 
     state_dir = _prepare(state_dir)
-    with _flock(state_dir / RUN_LOCK, wait=False) as got:
+    with flock(state_dir / RUN_LOCK, wait=False) as got:
         if not got:
             print(f"phaya sandbox: a server already runs on {state_dir}", file=sys.stderr)
             return 1
@@ -143,7 +146,8 @@ def serve(state_dir: Path, *, speed: float = 10.0, credits: float = 100.0, time_
             _write_info(state_dir, {
                 "pid": os.getpid(), "base_url": server.base_url, "root_url": server.root_url,
                 "api_key": server.api_key, "admin_token": server.admin_token, "instance": config.instance,
-                "speed": config.speed, "time_scale": config.time_scale, "former_urls": urls[-20:],
+                "speed": config.speed, "time_scale": config.time_scale, "credits": config.credits,
+                "former_urls": urls[-20:],
                 "state_dir": str(state_dir), "started_at": time.time()})
             if not quiet:
                 print(f"phaya sandbox: serving {server.base_url} from {state_dir} (pid {os.getpid()})", flush=True)
@@ -167,7 +171,7 @@ def start(state_dir: Path, *, speed: float = 10.0, credits: float = 100.0, time_
           timeout: float = 60.0) -> dict[str, Any]:
     """The running server of ``state_dir``, started detached first if none runs (one at a time)."""
     state_dir = _prepare(state_dir)
-    with _flock(state_dir / START_LOCK):
+    with flock(state_dir / START_LOCK):
         info = read_info(state_dir)
         if info is not None:
             return info
