@@ -49,6 +49,7 @@ def test_execute_runs_the_quickstart_without_a_key(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "offline sandbox" in out.stdout and "cost:" in out.stdout
+    assert "cost: 1 credit\n" in out.stdout and " 1 credits" not in out.stdout  # the image: singular
     assert "quickstart ran on the sandbox" in out.stdout
     assert "sk-should-be-dropped" not in out.stdout + out.stderr
     nb = tmp_path / demo.DEMO_DIR

@@ -246,7 +246,7 @@ class Studio(w.VBox):
             day_left = daily_left(self.aio)
             if day_left is not None:
                 extra += f" · daily cap left: {day_left:g}"
-            self.balance_label.value = f"balance: {self.balance:g} credits{_e(extra)}"
+            self.balance_label.value = f"balance: {catalog.credits_text(self.balance)}{_e(extra)}"
             self._changed()
             if not self._balance_again:
                 return
