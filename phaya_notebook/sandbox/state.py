@@ -55,9 +55,9 @@ def credits_problem(value: Any) -> str:
 
 
 def topup_hint(state_dir: str | None) -> str:
-    """The command that adds play credits to a persistent sandbox ("" for an ephemeral one)."""
-    if not state_dir:
-        return ""
+    """How to add play credits: the CLI command for a persistent sandbox, else the admin call."""
+    if not state_dir:  # a sandbox of its own (tests, ``python -m phaya_notebook.sandbox``): no state dir
+        return 'add play credits with: POST /_sandbox/credits {"credits": N} (header X-Sandbox-Admin)'
     where = "" if Path(state_dir) == home_dir() else f" --state-dir {shlex.quote(str(state_dir))}"
     return f"add play credits with: python -m phaya_notebook.sandbox topup{where}"
 

@@ -132,3 +132,19 @@ def test_bad_amounts_and_no_sandbox_add_nothing_and_say_why() -> None:
             assert r.status_code == 422 and "credits" in r.text, (body, r.text)
     assert _balance(state_dir) == 2.0
     assert "topup" in _cli("--help").stdout or "topup" in _cli("status", "--help").stdout
+
+
+def test_a_sandbox_without_a_state_dir_names_its_admin_top_up() -> None:
+    from phaya_notebook.sandbox import start
+
+    with start(speed=60.0, credits=1.0) as sb, httpx.Client(base_url=sb.base_url, timeout=30.0, headers={
+            "Authorization": f"Bearer {sb.api_key}"}) as c:
+        assert c.post("/text-to-image/generate", json={"prompt": "one"}).status_code == 200
+        r = c.post("/text-to-image/generate", json={"prompt": "two"})
+        assert r.status_code == 402 and "POST /_sandbox/credits" in r.json()["detail"], r.text
+        root = sb.base_url.rsplit("/api/v1", 1)[0]
+        added = httpx.post(root + "/_sandbox/credits", json={"credits": 2.5}, timeout=30.0,
+                           headers={"X-Sandbox-Admin": sb.admin_token})
+        assert added.json() == {"success": True, "added": 2.5, "credits_balance": 2.5}, added.text
+        assert c.get("/user/credits").json()["credits_balance"] == 2.5
+        assert c.post("/text-to-image/generate", json={"prompt": "two"}).status_code == 200
