@@ -59,7 +59,7 @@ def top_up(state_dir: Path, credits: float | None = None, timeout: float = 15.0)
             time.sleep(0.1)
 
 
-def _in_file(store: Any, credits: float | None) -> tuple[float, float, bool]:
+def _in_file(store: Store, credits: float | None) -> tuple[float, float, bool]:
     meta = store.meta()
     keys = meta.get("keys") or []
     accounts = {key: data for key, data, _ in store.accounts()}
