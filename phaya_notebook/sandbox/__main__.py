@@ -19,7 +19,7 @@ COMMANDS = ("status", "start", "stop", "serve", "topup")
 
 
 def persistent(argv: list[str]) -> int:
-    """The persistent sandbox's commands: status, start (detached), stop, serve (foreground), topup."""
+    """The persistent sandbox's commands: status, start (detached), stop, serve (foreground)."""
     from . import daemon
 
     ap = argparse.ArgumentParser(prog="python -m phaya_notebook.sandbox",
@@ -36,14 +36,14 @@ def persistent(argv: list[str]) -> int:
     ap.add_argument("--port", type=int, default=0, help="serve: the port (default: the last one, else free)")
     ap.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.amount is not None and args.command != "topup":
-        ap.error(f"CREDITS ({args.amount:g}) goes with topup only")
     state_dir = args.state_dir or daemon.default_dir()
-    if args.command == "topup":
-        return _topup(state_dir, args.amount)
     if args.command == "status":
         print(daemon.status(state_dir))
         return 0 if daemon.running(state_dir) else 3
+    if args.amount is not None and args.command != "topup":
+        ap.error(f"CREDITS ({args.amount:g}) goes with topup only")
+    if args.command == "topup":  # the persistent sandbox's play credits never refill by themselves
+        return _topup(state_dir, args.amount)
     if args.command == "stop":
         print("phaya sandbox: stopped" if daemon.stop(state_dir) else "phaya sandbox: was not running")
         return 0

@@ -30,8 +30,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .config import home_dir
-
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no locks (one server per directory is then up to you)
@@ -45,8 +43,8 @@ def default_dir() -> Path:
     env = os.environ.get("PHAYA_SANDBOX_DIR")
     if env:
         return Path(env)
-    base = os.environ.get("XDG_STATE_HOME")
-    return Path(base) / "phaya-notebook" / "sandbox" if base else home_dir()
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "phaya-notebook" / "sandbox"
 
 
 def _prepare(state_dir: Path) -> Path:
