@@ -13,9 +13,20 @@ import argparse
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 DEFAULT_PORT = 8765
 COMMANDS = ("status", "start", "stop", "serve", "topup")
+
+
+class _TopUpOnly(argparse.Action):
+    """CREDITS belongs to ``topup``: after any other command it is an error, not ignored."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        if values is not None and namespace.command != "topup":
+            parser.error(f"CREDITS ({values:g}) goes with topup only")
+        setattr(namespace, self.dest, values)
 
 
 def persistent(argv: list[str]) -> int:
@@ -25,7 +36,7 @@ def persistent(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m phaya_notebook.sandbox",
                                  description="The persistent sandbox shared by kernels (connect() without a key).")
     ap.add_argument("command", choices=COMMANDS)
-    ap.add_argument("amount", nargs="?", type=float, metavar="CREDITS",
+    ap.add_argument("amount", nargs="?", type=float, metavar="CREDITS", action=_TopUpOnly,
                     help="topup only: play credits to add (default: the sandbox's starting credits)")
     ap.add_argument("--state-dir", type=Path, default=None,
                     help="its directory (default: $PHAYA_SANDBOX_DIR, else ~/.local/state/phaya-notebook/sandbox)")
@@ -40,8 +51,6 @@ def persistent(argv: list[str]) -> int:
     if args.command == "status":
         print(daemon.status(state_dir))
         return 0 if daemon.running(state_dir) else 3
-    if args.amount is not None and args.command != "topup":
-        ap.error(f"CREDITS ({args.amount:g}) goes with topup only")
     if args.command == "topup":  # the persistent sandbox's play credits never refill by themselves
         return _topup(state_dir, args.amount)
     if args.command == "stop":
