@@ -19,7 +19,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import pathlib
 import random
 import threading
 import time
@@ -36,7 +35,6 @@ from .attribution import MoneyTimeline
 from .budget import RequestBudget, budget_for, key_id
 from .chat import (
     ChatChunk,
-    ChatEvent,
     ChatReply,
     Embeddings,
     chat_body,
@@ -48,7 +46,7 @@ from .chat import (
     stream_credits,
 )
 from .create import Ambiguous as _Ambiguous
-from .create import create_job
+from .create import JobRequests
 from .daily import DailyCap
 from .errors import (
     AuthenticationError,
@@ -64,19 +62,18 @@ from .errors import (
     register_secret,
     retry_after_of,
 )
-from .jobs import Job, JobEvent, Result, _ts
+from .events import ClientEvent, Events, Listener
+from .jobs import Job, JobBackend, JobRegistry, Result
 from .local_media import split_local, substitute
-from .media import MediaCache, guess_ext, guess_mime
+from .media import MediaCache
 from .observed import ObservedPrices, credible_charge
+from .results import Results
 from .scheduler import PollScheduler, scheduler_for
+from .wire import epoch
 from .wire import field_of as _field
 from .wire import listing as _listing
 
 __all__ = ["AsyncPhaya", "ClientEvent", "Listener"]
-
-#: What a listener receives: a job's state change, or a finished chat call (``kind == "chat"``).
-ClientEvent = JobEvent | ChatEvent
-Listener = Callable[[ClientEvent], Any]
 
 log = logging.getLogger("phaya_notebook.core")
 
@@ -137,7 +134,7 @@ class AsyncPhaya:
         self.speed_unknown = False
         self.is_sandbox = bool(embedded) or urlsplit(self.base_url).hostname in ("127.0.0.1", "localhost", "::1")
         self.budget: RequestBudget = budget_for(self.base_url, key, requests_per_minute, self.time_scale)
-        self._scheduler: PollScheduler = scheduler_for(self.budget)
+        self.scheduler: PollScheduler = scheduler_for(self.budget)
         self.cache = MediaCache(cache_dir)
         self.download = download
         self.max_credits = max_credits
@@ -150,8 +147,9 @@ class AsyncPhaya:
         self._host = urlsplit(self.base_url).netloc
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary())
-        self._jobs: dict[tuple[str, str], Job] = {}
-        self._listeners: list[Listener] = []
+        #: every job this client made or re-attached, by (service, id)
+        self.registry = JobRegistry()
+        self._jobs = self.registry  # session.py still reads this name
         self._money = threading.Lock()
         self._committed = 0.0     # estimates of jobs created or being created (minus releases)
         self._inflight: dict[str, int] = {}
@@ -164,6 +162,13 @@ class AsyncPhaya:
         #: balance readings and money spans, to attribute charges nothing else names (attribution.py)
         self.timeline = MoneyTimeline()
         self.stats = {"requests": 0, "retries": 0, "rate_limited": 0, "reconciled": 0}
+        # the collaborators a Job talks to (jobs.JobBackend), each a public attribute
+        http = _RequestPath(self)
+        self.events = Events(on_job_end=lambda job: self.timeline.close(job.id))
+        self.results = Results(http, self)
+        self.job_requests = JobRequests(http, self.scheduler, self.registry, self, self.stats)
+        self.backend = JobBackend(self.job_requests, self.scheduler, self.results, _LedgerPath(self),
+                                  self.events, self)
 
     def __repr__(self) -> str:
         return (f"<AsyncPhaya {self.base_url} key={self._key!r} "
@@ -182,10 +187,6 @@ class AsyncPhaya:
     def shared_id(self) -> str:
         """This key's name in the shared window and daily cap (a hash of base URL and key)."""
         return key_id(self.base_url, self._key.get())
-
-    @property
-    def scheduler(self) -> PollScheduler:
-        return self._scheduler
 
     # ------------------------------------------------------------- plumbing
 
@@ -514,11 +515,11 @@ class AsyncPhaya:
                         f"{svc.name} needs about {catalog.credits_text(est.credits)}; the balance is {balance:g}",
                         needed=est.credits, balance=balance)
             if local:
-                body = substitute(body, await self._upload_all(local))
+                body = substitute(body, await self.results.upload_all(local))
             if self.timeline.enabled and not self.timeline.has_reading_before(time.time()):
                 await self._reading_before_first_job()
             sent = time.time()
-            job_id, data = await self._create(svc, body)
+            job_id, data = await self.job_requests.create(svc, body)
         except BaseException:
             self._unreserve(est.credits)
             self._release_daily(cap_res)
@@ -530,16 +531,16 @@ class AsyncPhaya:
             # a job found by reconciling may have finished already: its result (and media)
             # still come from one status poll, so it must not start out as done
             status = None
-        job = Job(self, svc, job_id, body, est, tags=tuple(tags),
+        job = Job(self.backend, svc, job_id, body, est, tags=tuple(tags),
                   charged=float(charged) if isinstance(charged, (int, float)) else None, raw_status=status)
         job._reserved = est.credits  # type: ignore[attr-defined]
         job._cap_res = cap_res  # type: ignore[attr-defined]
         if cap_res is not None and self.daily_cap is not None:
             self._daily_call(self.daily_cap.attach, cap_res, job_id)
         job.watched = watch
-        self._jobs[(svc.name, job_id)] = job
-        self._emit("created", job)
-        job._ensure_driver()
+        self.registry.add(job)
+        self.events.emit("created", job)
+        job.start()
         return job
 
     async def generate(self, service: str | catalog.Service, *, confirm: bool = False,
@@ -553,38 +554,21 @@ class AsyncPhaya:
         """Re-attach to a job by id (resume after a timeout or a restart); polling restarts."""
         svc = self._service(service)
         await self._learn_sandbox_speed()
-        job = self._jobs.get((svc.name, job_id))
+        job = self.registry.find(svc.name, job_id)
         if job is None:
-            job = Job(self, svc, job_id, {}, catalog.Estimate(svc.min_price, False, "resumed"))
+            job = Job(self.backend, svc, job_id, {}, catalog.Estimate(svc.min_price, False, "resumed"))
             job._reserved = 0.0  # type: ignore[attr-defined]
-            self._jobs[(svc.name, job_id)] = job
+            self.registry.add(job)
             await job.refresh()
-            created = _ts(job.fields.get("created_at"))
+            created = epoch(job.fields.get("created_at"))
             if created is not None:
                 job.created_at = min(created, time.time())
-        job._deadline_mono = time.monotonic() + svc.timeout_for(job.params) / self.time_scale
-        job.timed_out = False
-        if not job.done:
-            job._ensure_driver()
+        job.resume()
         return job
 
     @property
     def jobs(self) -> list[Job]:
-        return list(self._jobs.values())
-
-    async def _poll(self, job: Job, due: float, interactive: bool = False) -> dict[str, Any]:
-        data = await self._get(job.service.status_url(job.id), priority=due,
-                               background=not (interactive or job.watched), retries=2,
-                               what=f"status of {job.service.name} job {job.id}")
-        if not isinstance(data, dict):
-            raise ServerError(f"status of {job.id}: expected an object")
-        return dict(data.get("data", data)) if "status" not in data and isinstance(data.get("data"), dict) \
-            else data
-
-    async def _cancel(self, job: Job) -> bool:
-        # cancelling is safe to repeat: a second cancel of a cancelled job just says no
-        data = await self._call("POST", job.service.cancel_url(job.id), safe=True, retries=2)
-        return bool(isinstance(data, dict) and data.get("success"))
+        return list(self.registry.values())
 
     async def history(self, service: str | catalog.Service, limit: int = 20) -> list[dict[str, Any]]:
         svc = self._service(service)
@@ -594,31 +578,7 @@ class AsyncPhaya:
         data = await self._get(svc.history, params={"limit": limit})
         return _listing(data, "jobs", "characters", "history", "data")
 
-    # ------------------------------------------------------------- create (core/create.py)
-
-    async def _create(self, svc: catalog.Service, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        """One create request; reconciled, never blindly repeated, after an ambiguous failure."""
-        return await create_job(self, svc, body)
-
-    # ------------------------------------------------------------- results and media
-
-    async def _make_result(self, job: Job) -> Result:
-        data = job.fields
-        urls: list[str] = []
-        for name in job.service.result_fields:
-            if name in ("origin_url",):
-                continue
-            value = data.get(name)
-            for v in value if isinstance(value, list) else [value]:
-                if isinstance(v, str) and v.startswith(("http://", "https://")) and v not in urls:
-                    urls.append(v)
-        char = data.get("character_id") if isinstance(data.get("character_id"), str) else None
-        text = data.get("text") if isinstance(data.get("text"), str) else None
-        result = Result(job.id, job.service.name, job.service.media, urls, [], data,
-                        credits=float(job.charged or 0.0), character_id=char, text=text or char)
-        if self.download:
-            await self.fetch_media(result)
-        return result
+    # ------------------------------------------------------------- results and media (core/results.py)
 
     async def fetch_media(self, result: Result) -> bool:
         """Download a result's files into the cache (again); True when every file is local.
@@ -627,25 +587,7 @@ class AsyncPhaya:
         this later (the session retries with backoff, ``resume()`` too) fills ``paths`` in
         URL order once every file came. GETs only: never a new create.
         """
-        paths: list[pathlib.Path] = []
-        mimes: list[str] = []
-        sizes: list[int] = []
-        errors: list[str] = []
-        for url in result.urls:
-            try:
-                content, ctype = await self._fetch(url)
-            except PhayaError as exc:
-                errors.append(f"{url}: {exc}")
-                continue
-            path = await asyncio.to_thread(self.cache.store, content, guess_ext(url, ctype))
-            paths.append(path)
-            mimes.append(guess_mime(path, ctype))
-            sizes.append(len(content))
-        if errors and result.paths:  # keep what an earlier try already has
-            return False
-        result.paths[:], result.mime_types[:], result.sizes[:] = paths, mimes, sizes
-        result.download_errors[:] = errors
-        return not errors
+        return await self.results.fetch_media(result)
 
     async def _fetch(self, url: str) -> tuple[bytes, str | None]:
         """Download a result file. The key goes only to the API's own host, and only if it asks."""
@@ -685,28 +627,9 @@ class AsyncPhaya:
                 raise PhayaError.from_response(resp, "download")
             return resp.content, resp.headers.get("content-type")
 
-    async def _upload_all(self, files: Mapping[str, pathlib.Path]) -> dict[str, str]:
-        """Upload local files at once; {placeholder: URL}."""
-        keys = list(files)
-        urls = await asyncio.gather(*(self.upload(files[k]) for k in keys))
-        return dict(zip(keys, urls, strict=True))
-
     async def upload(self, path_or_bytes: str | os.PathLike[str] | bytes, filename: str | None = None) -> str:
         """Put a local file in Phaya storage (``media/upload``); returns its URL for *_url params."""
-        if isinstance(path_or_bytes, (bytes, bytearray)):
-            content, name = bytes(path_or_bytes), filename or "upload.bin"
-        else:
-            p = pathlib.Path(path_or_bytes)
-            if not p.is_file():
-                raise InvalidParams("upload", [catalog.ParamProblem("path_or_bytes", f"{str(p)!r} is not a file",
-                                                                    "bytes or the path of an existing file")])
-            content, name = p.read_bytes(), filename or p.name
-        data = await self._call("POST", "/media/upload", files={"file": (name, content)}, safe=True,
-                                what="upload")
-        url = _field(data, "url", "file_url", "data") if isinstance(data, dict) else None
-        if not isinstance(url, str):
-            raise ServerError("upload: the answer has no url")
-        return url
+        return await self.results.upload(path_or_bytes, filename)
 
     # ------------------------------------------------------------- chat and lists
 
@@ -846,16 +769,10 @@ class AsyncPhaya:
         Listeners run synchronously on the loop that made the event; one that raises is
         logged and skipped, never allowed to break the job or the chat call.
         """
-        self._listeners.append(fn)
+        self.events.add(fn)
 
     def remove_listener(self, fn: Listener) -> None:
-        if fn in self._listeners:
-            self._listeners.remove(fn)
-
-    def _emit(self, kind: str, job: Job) -> None:
-        if kind in ("completed", "failed", "cancelled"):
-            self.timeline.close(job.id)
-        self._deliver(JobEvent(kind, job))  # type: ignore[arg-type]
+        self.events.remove(fn)
 
     def _emit_chat(self, body: dict[str, Any], model: str | None, usage: dict[str, Any] | None,
                    credits: float | None, streamed: bool, started: float, error: str | None,
@@ -876,25 +793,12 @@ class AsyncPhaya:
         elif error is not None and model is None:
             self._unreserve(ceiling)
             self._release_daily(cap_res)
-        self._deliver(ChatEvent(model or str(body.get("model") or catalog.DEFAULT_CHAT_MODEL),
-                                list(body.get("messages") or []), dict(usage or {}),
-                                None if credits is None else float(credits), streamed, error,
-                                time.monotonic() - started))
-
-    def _deliver(self, event: ClientEvent) -> None:
-        for fn in list(self._listeners):
-            try:
-                fn(event)
-            except Exception:
-                log.exception("listener failed on a %s event", event.kind)
+        self.events.chat(body, model, usage, credits, streamed, started, error)
 
     async def aclose(self) -> None:
         """Stop polling on this loop (jobs stay resumable) and close its connections."""
         loop = asyncio.get_running_loop()
-        for job in self._jobs.values():
-            d = job._driver
-            if d is not None and not d.done() and d.get_loop() is loop:
-                d.cancel()
+        self.registry.stop_polling(loop)
         client = self._clients.pop(loop, None)
         if client is not None:
             await client.aclose()
@@ -938,3 +842,32 @@ async def _finish_stream(resp: httpx.Response, lines: AsyncIterator[str]) -> Non
         log.debug("chat stream closed: %s", type(exc).__name__)
 
 
+
+
+class _RequestPath:
+    """The client's request path as the ``ports.Http`` its collaborators are given (until core/http.py)."""
+
+    def __init__(self, client: AsyncPhaya):
+        self._client = client
+
+    async def call(self, method: str, path: str, **kw: Any) -> Any:
+        return await self._client._call(method, path, **kw)
+
+    async def get(self, path: str, **kw: Any) -> Any:
+        return await self._client._call("GET", path, **kw)
+
+    async def download(self, url: str) -> tuple[bytes, str | None]:
+        return await self._client._fetch(url)
+
+
+class _LedgerPath:
+    """The client's credit rules as a Job's ledger (``jobs.JobLedger``; until core/money.py)."""
+
+    def __init__(self, client: AsyncPhaya):
+        self._client = client
+
+    def settle(self, job: Job) -> None:
+        self._client._settle(job)
+
+    def release(self, job: Job) -> None:
+        self._client._release(job)

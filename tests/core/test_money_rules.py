@@ -253,7 +253,7 @@ async def test_a_timed_out_create_with_nothing_found_is_never_resent() -> None:
         await c.submit("text-to-image", prompt="a cat")
     assert srv.count("POST", "/text-to-image/generate") == 1 and srv.count("GET", "/text-to-image/history") == 2
     assert ei.value.service == "text-to-image" and ei.value.sent_at is not None
-    assert c.committed_credits == 0 and c._inflight == {"text-to-image": 0}
+    assert c.committed_credits == 0 and c.job_requests.inflight == {"text-to-image": 0}
     await c.aclose()
 
 
@@ -311,7 +311,7 @@ async def test_a_create_answer_without_a_job_is_an_error_and_frees_the_reservati
     c = srv.client()
     with pytest.raises(ServerError, match=f"^create text-to-image: {match}$"):
         await c.submit("text-to-image", prompt="a cat")
-    assert c.committed_credits == 0 and c._inflight == {"text-to-image": 0}
+    assert c.committed_credits == 0 and c.job_requests.inflight == {"text-to-image": 0}
     await c.aclose()
 
 
@@ -327,7 +327,7 @@ async def test_a_lost_create_is_looked_up_after_the_other_creates_in_flight_fini
     one, two = await asyncio.gather(c.submit("text-to-image", prompt="a cat"),
                                     c.submit("text-to-image", prompt="a cat"))
     assert {one.id, two.id} == {"a", "b"} and srv.count("POST", "/text-to-image/generate") == 2
-    assert c.stats["reconciled"] == 1 and c._inflight == {"text-to-image": 0}
+    assert c.stats["reconciled"] == 1 and c.job_requests.inflight == {"text-to-image": 0}
     await c.aclose()
 
 
