@@ -185,12 +185,6 @@ class Job:
         if not self.done:
             self.start()
 
-    def stop_polling(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Cancel this job's poll task if it runs on ``loop`` (the job stays resumable)."""
-        d = self._driver
-        if d is not None and not d.done() and d.get_loop() is loop:
-            d.cancel()
-
     async def _drive(self) -> None:
         """The poll loop: wait for the scheduler's turn, poll, take the answer; until done or timeout."""
         backend = self._backend
@@ -368,8 +362,7 @@ class Job:
             raise PhayaError(f"{self.service.name} jobs cannot be cancelled (the service has no cancel endpoint)")
         if self.done:
             return False
-        ok = await self._backend.requests.cancel(self)
-        if ok:
+        if ok := await self._backend.requests.cancel(self):
             self.raw_status = self.service.server_status("cancelled")
             self.status = "cancelled"
             self.refunded = True
@@ -396,5 +389,7 @@ class JobRegistry(dict[tuple[str, str], Job]):
         return {jid for (name, jid) in self if name == service}
 
     def stop_polling(self, loop: asyncio.AbstractEventLoop) -> None:
-        for job in list(self.values()):
-            job.stop_polling(loop)
+        """Cancel the poll tasks running on ``loop`` (the jobs stay resumable)."""
+        for d in [job.driver for job in self.values()]:
+            if d is not None and not d.done() and d.get_loop() is loop:
+                d.cancel()

@@ -35,7 +35,7 @@ class Bug:
 BUGS = [
     Bug("resend a timed-out create whose lookup found nothing (create.py: drop the timeout exclusion)",
         "phaya_notebook/core/create.py",
-        'if amb.kind != "timeout" and can_prove_absent(svc):', "if can_prove_absent(svc):",
+        'if found is ABSENT and amb.kind != "timeout":', "if found is ABSENT:",
         ["tests/core/test_faults.py", "tests/core/test_client_mock.py", "tests/core/test_money_rules.py"]),
     Bug("reserve credits after creating the job (client.submit)",
         "phaya_notebook/core/client.py",
@@ -59,17 +59,17 @@ BUGS = [
         "phaya_notebook/core/client.py",
         "        params, local = split_local(svc, params)\n        body = self._validate(svc, params)\n",
         "        params, local = split_local(svc, params)\n        if local:\n"
-        "            params = substitute(params, await self._upload_all(local))\n            local = {}\n"
+        "            params = substitute(params, await self.results.upload_all(local))\n            local = {}\n"
         "        body = self._validate(svc, params)\n",
         ["tests/core/test_local_media.py"]),
     Bug("local files uploaded before the price and budget checks",
         "phaya_notebook/core/client.py",
         "        est = self._price(svc, body)\n        if est.credits > self.confirm_above and not confirm:",
         "        est = self._price(svc, body)\n        if local:\n"
-        "            body = substitute(body, await self._upload_all(local))\n            local = {}\n"
+        "            body = substitute(body, await self.results.upload_all(local))\n            local = {}\n"
         "        if est.credits > self.confirm_above and not confirm:",
         ["tests/core/test_local_media.py"]),
-    Bug("a job awaited from two loops gets two poll drivers",
+    Bug("a job awaited from two loops gets two poll drivers (Job.start)",
         "phaya_notebook/core/jobs.py",
         "            self._driver = d = None\n        restart =",
         "            self._driver = d = None\n        elif d is not None and not d.done() and d.get_loop() is not here:\n"
