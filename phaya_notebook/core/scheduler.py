@@ -100,7 +100,7 @@ class PollScheduler:
             self._all.append(f)
         shared = self.budget.shared
         if shared is not None and hasattr(shared, "observe"):
-            self.budget._shared_call(shared.observe, service, f)
+            self.budget.shared_call(shared.observe, service, f)
 
     def _read_peers(self) -> None:
         """Take in what other processes on the key observed since the last read (rate-limited)."""
@@ -109,7 +109,7 @@ class PollScheduler:
         if shared is None or not hasattr(shared, "observations") or now - self._peer_read < PEER_EVERY / self.time_scale:
             return
         self._peer_read = now
-        got = self.budget._shared_call(shared.observations, self._peer_after)
+        got = self.budget.shared_call(shared.observations, self._peer_after)
         if not got:
             return
         with self._lock:
