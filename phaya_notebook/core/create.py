@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import catalog
 from .errors import AmbiguousCreate, PhayaError, ServerError
+from .http import Ambiguous  # what the request loop raises for a POST that may have arrived
 from .jobs import _ts
 from .wire import job_id_of, listing
 
@@ -31,20 +32,6 @@ log = logging.getLogger("phaya_notebook.core")
 _SKEW = 120.0
 
 
-class Ambiguous(Exception):
-    """A non-idempotent request failed after it may have reached the server.
-
-    ``kind``: "answered" (5xx or bad JSON: the server's handler is finished), "dropped"
-    (connection cut without an answer) or "timeout" (the server may still be working).
-    """
-
-    def __init__(self, error: PhayaError, kind: str, what: str):
-        super().__init__(str(error))
-        self.error = error
-        self.kind = kind
-        self.what = what
-
-
 async def create_job(client: AsyncPhaya, svc: catalog.Service, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """One create request; reconciled, never blindly repeated, after an ambiguous failure."""
     sent_at = time.time()
@@ -54,7 +41,7 @@ async def create_job(client: AsyncPhaya, svc: catalog.Service, body: dict[str, A
             try:
                 # in a burst the longest jobs start first (it shortens the whole sweep)
                 lpt = time.monotonic() - client._scheduler.base_seconds(svc, body, client.job_speed)
-                data = await client._call("POST", svc.create_path, json=body, safe=False, priority=lpt,
+                data = await client.http.call("POST", svc.create_path, json=body, safe=False, priority=lpt,
                                         what=f"create {svc.name}")
             except Ambiguous as amb:
                 found = await reconcile(client, svc, body, sent_at, amb)
@@ -121,7 +108,7 @@ async def lookup(client: AsyncPhaya, svc: catalog.Service, body: dict[str, Any],
     known = {jid for (name, jid) in client._jobs if name == svc.name}
     hist = history_lookup(svc)
     if hist:
-        data = await client._get(hist, params={"limit": 50})
+        data = await client.http.get(hist, params={"limit": 50})
         items = listing(data, "jobs", "history", "data")
         cands = []
         for it in items:

@@ -33,7 +33,9 @@ from ..catalog import Estimate, ParamError, ParamProblem
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
 
-    from .jobs import Job
+#: ``JobFailed.job`` / ``JobTimeout.job``: a ``core.jobs.Job``. Not imported, even for type
+#: checking: jobs imports this module, and every module importing errors would join that cycle.
+_Job = Any
 
 __all__ = [
     "AmbiguousCreate",
@@ -270,7 +272,7 @@ class JobFailed(PhayaError):
         money = "its credits were refunded" if self.refunded else "phaya.jobs() shows what it was charged"
         return f"{money}; try another prompt or model"
 
-    def __init__(self, message: str, *, job: Job | None = None, error: str | None = None,
+    def __init__(self, message: str, *, job: _Job | None = None, error: str | None = None,
                  refunded: bool = False):
         super().__init__(message)
         self.job = job
@@ -283,7 +285,7 @@ class JobTimeout(PhayaError):
 
     hint = "the job keeps running on the server: phaya.resume() collects it later"
 
-    def __init__(self, message: str, *, job: Job | None = None):
+    def __init__(self, message: str, *, job: _Job | None = None):
         super().__init__(message)
         self.job = job
 
