@@ -95,9 +95,10 @@ class RequestLoop:
 
     **429** means the server did not act on the request, so any request (a POST too) is
     sent again, up to ``2 × max(retries, 3)`` times, after the ``Retry-After`` it names
-    (else two slots' worth of the window): for a counted request the whole key's budget
-    pauses that long (every process sharing it too); a storage host's own 429 only waits
-    this request (at most 10 s, time-scaled). Past the limit: :class:`RateLimited`.
+    (real seconds; without one, two slots' worth of the window): for a counted request the
+    whole key's budget pauses that long (every process sharing it too); a storage host's
+    own 429 only makes this request wait (at most 10 s). Past the limit: :class:`RateLimited`.
+    A 5xx's Retry-After is not read: 5xx retries use the backoff above.
 
     **Never retried**: 4xx other than 429 (mapped to the error tree by
     :meth:`PhayaError.from_response`; a download from the API's host sent without the key
@@ -244,7 +245,7 @@ class RequestLoop:
                         continue
                 elif limited < 2 * max(req.retries, 3):  # a storage host's own limit: API traffic goes on
                     limited += 1
-                    await asyncio.sleep(min(wait, 10.0) / self.time_scale)
+                    await asyncio.sleep(min(wait, 10.0))
                     continue
                 raise PhayaError.from_response(resp, req.what)
             if code >= 500:
