@@ -37,6 +37,7 @@ FUNCS=(
   'phaya_notebook.core.budget.xǁRequestBudgetǁacquire__mutmut_*'
   'phaya_notebook.core.budget.xǁRequestBudgetǁpause__mutmut_*'
   'phaya_notebook.core.budget.xǁRequestBudgetǁsettle__mutmut_*'
+  'phaya_notebook.core.http.xǁRequestLoopǁ_run__mutmut_*'
 )
 if [ $# -gt 0 ]; then FUNCS=("$@"); fi
 start=$(date +%s)

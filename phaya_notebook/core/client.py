@@ -1,29 +1,29 @@
-"""AsyncPhaya: the one client for the whole contract, and the one request path.
+"""AsyncPhaya: the one client for the whole contract, wiring catalog, ledger, jobs and requests.
 
-Every request goes through :meth:`AsyncPhaya._call`: it takes a slot from the key's
-shared :class:`RequestBudget`, maps low-level failures to the :mod:`errors` tree in one
-place, and retries what is safe to retry — GETs on transport errors, 429, 5xx and
-malformed JSON. A create POST is retried only when it surely did not reach the server
-(connection refused, 429). After an ambiguous create failure the job is reconciled (``create.py``)
-(looked up in the service's history, or in the credits ledger) or the caller gets
-:class:`AmbiguousCreate` — never a blind second charge.
+Public methods validate and price first (the catalog), guard money, then send through
+``self.http``, the one :class:`~phaya_notebook.core.http.RequestLoop`: a budget slot per
+attempt, Retry-After, backoff, one error mapping, and a POST that may have reached the
+server surfacing as ambiguous — never resent blindly (its retry policy is documented in
+one place, ``RequestLoop``'s docstring). After an ambiguous create the job is reconciled
+(``create.py``: looked up in the service's history, or in the credits ledger) or the
+caller gets :class:`AmbiguousCreate` — never a second charge. Chat and embedding requests
+and their parsing live in ``chat.py``; here they only take and settle their reservation
+and report a :class:`ChatEvent`.
 
-The key lives in a :class:`_Secret` and is sent only in the Authorization header to
-the API's own host; reprs, errors and our logs show at most its last four characters.
+The key lives in a :class:`~phaya_notebook.core.secret.Secret`: the request loop sends it
+only in the Authorization header to the API's own host; reprs, errors and our logs show
+at most its last four characters.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import os
-import random
 import threading
 import time
-import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .. import catalog
+from . import chat as chat_api
 from .attribution import MoneyTimeline
 from .budget import RequestBudget, budget_for, key_id
 from .chat import (
@@ -40,12 +41,8 @@ from .chat import (
     chat_body,
     chat_ceiling,
     embedding_ceiling,
-    embeddings_from,
-    parse_sse,
-    reply_from,
     stream_credits,
 )
-from .create import Ambiguous as _Ambiguous
 from .create import JobRequests
 from .daily import DailyCap
 from .errors import (
@@ -55,20 +52,16 @@ from .errors import (
     InsufficientCredits,
     InvalidParams,
     PhayaError,
-    RateLimited,
-    ServerError,
-    TransportError,
-    mask_key,
-    register_secret,
-    retry_after_of,
 )
 from .events import ClientEvent, Events, Listener
+from .http import RequestLoop
 from .jobs import Job, JobBackend, JobRegistry, Result
 from .local_media import split_local, substitute
 from .media import MediaCache
 from .observed import ObservedPrices, credible_charge
 from .results import Results
 from .scheduler import PollScheduler, scheduler_for
+from .secret import Secret
 from .wire import epoch
 from .wire import field_of as _field
 from .wire import listing as _listing
@@ -76,30 +69,6 @@ from .wire import listing as _listing
 __all__ = ["AsyncPhaya", "ClientEvent", "Listener"]
 
 log = logging.getLogger("phaya_notebook.core")
-
-class _Secret:
-    """Holds the key; its repr and str show only the last four characters."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str):
-        self._value = value
-        register_secret(value)
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return mask_key(self._value)
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> Any:  # never pickled into a file by accident
-        raise TypeError("the API key cannot be pickled")
-
-
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-
 
 class AsyncPhaya:
     """Async client. ``api_key`` / ``base_url`` default to ``PHAYA_API_KEY`` / ``PHAYA_BASE``.
@@ -122,18 +91,23 @@ class AsyncPhaya:
                 "(phaya_notebook.connect() without a key starts the offline sandbox)")
         if not base:
             raise PhayaError("no base URL: pass base_url=... or set PHAYA_BASE (e.g. https://host/api/v1)")
-        self._key = _Secret(key)
+        self._key = Secret(key)
         self.base_url = base.rstrip("/")
         from .launch import settings_for
 
         embedded = settings_for(self.base_url) or {}
-        self.time_scale = float(time_scale or embedded.get("time_scale") or 1.0)
+        scale = float(time_scale or embedded.get("time_scale") or 1.0)
         self.job_speed = float(job_speed or embedded.get("speed") or 1.0)
         self._speed_known = bool(embedded) or time_scale is not None or job_speed is not None
         #: a local sandbox of unknown speed: first polls come early until durations are learned
         self.speed_unknown = False
         self.is_sandbox = bool(embedded) or urlsplit(self.base_url).hostname in ("127.0.0.1", "localhost", "::1")
-        self.budget: RequestBudget = budget_for(self.base_url, key, requests_per_minute, self.time_scale)
+        self.budget: RequestBudget = budget_for(self.base_url, key, requests_per_minute, scale)
+        self.stats = {"requests": 0, "retries": 0, "rate_limited": 0, "reconciled": 0}
+        #: the one request loop (core/http.py): budget per attempt, retries, error mapping, the key
+        self.http = RequestLoop(self.base_url, self._key, self.budget, timeout=http_timeout,
+                                max_retries=max_retries, time_scale=scale, is_sandbox=self.is_sandbox,
+                                transport=transport, stats=self.stats)
         self.scheduler: PollScheduler = scheduler_for(self.budget)
         self.cache = MediaCache(cache_dir)
         self.download = download
@@ -141,12 +115,6 @@ class AsyncPhaya:
         #: the key's daily spend cap shared with every process using the key (set by a Session)
         self.daily_cap: DailyCap | None = None
         self.confirm_above = confirm_above
-        self.http_timeout = http_timeout
-        self.max_retries = max_retries
-        self._transport = transport
-        self._host = urlsplit(self.base_url).netloc
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary())
         #: every job this client made or re-attached, by (service, id)
         self.registry = JobRegistry()
         self._jobs = self.registry  # session.py still reads this name
@@ -161,12 +129,10 @@ class AsyncPhaya:
         self.observed = ObservedPrices()
         #: balance readings and money spans, to attribute charges nothing else names (attribution.py)
         self.timeline = MoneyTimeline()
-        self.stats = {"requests": 0, "retries": 0, "rate_limited": 0, "reconciled": 0}
         # the collaborators a Job talks to (jobs.JobBackend), each a public attribute
-        http = _RequestPath(self)
         self.events = Events(on_job_end=lambda job: self.timeline.close(job.id))
-        self.results = Results(http, self)
-        self.job_requests = JobRequests(http, self.scheduler, self.registry, self, self.stats)
+        self.results = Results(self.http, self)
+        self.job_requests = JobRequests(self.http, self.scheduler, self.registry, self, self.stats)
         self.backend = JobBackend(self.job_requests, self.scheduler, self.results, _LedgerPath(self),
                                   self.events, self)
 
@@ -188,130 +154,43 @@ class AsyncPhaya:
         """This key's name in the shared window and daily cap (a hash of base URL and key)."""
         return key_id(self.base_url, self._key.get())
 
-    # ------------------------------------------------------------- plumbing
+    @property
+    def time_scale(self) -> float:
+        """How much faster than real time the server runs (a time-scaled sandbox; 1 otherwise)."""
+        return self.http.time_scale
 
-    def _http(self) -> httpx.AsyncClient:
-        """One httpx client per event loop (connections belong to a loop)."""
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None or client.is_closed:
-            client = httpx.AsyncClient(timeout=self.http_timeout, transport=self._transport,
-                                       follow_redirects=True,
-                                       limits=httpx.Limits(max_connections=50, max_keepalive_connections=20))
-            self._clients[loop] = client
-        return client
+    @time_scale.setter
+    def time_scale(self, value: float) -> None:
+        self.http.time_scale = float(value)
 
-    def _url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
+    @property
+    def max_retries(self) -> int:
+        """How often a failed request is retried (the policy: ``core/http.py``)."""
+        return self.http.max_retries
 
-    def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._key.get()}"}
+    @max_retries.setter
+    def max_retries(self, value: int) -> None:
+        self.http.max_retries = int(value)
 
-    async def _backoff(self, attempt: int) -> None:
-        self.stats["retries"] += 1
-        delay = min(8.0, 0.5 * 2 ** attempt) * random.uniform(0.5, 1.0) / self.time_scale
-        await asyncio.sleep(delay)
-
-    async def _call(self, method: str, path: str, *, json: Any = None, params: Mapping[str, Any] | None = None,
-                    files: Any = None, safe: bool = True, auth: bool = True, priority: float | None = None,
-                    background: bool = False, retries: int | None = None, what: str = "") -> Any:
-        """The one request path: budget, error mapping, safe retries; returns parsed JSON."""
-        url = self._url(path)
-        what = what or f"{method} {path.split('?')[0]}"
-        retries = self.max_retries if retries is None else retries
-        attempt = 0
-        limited = 0
-        while True:
-            cell = None
-            if auth:
-                cell = await self.budget.acquire(time.monotonic() if priority is None else priority,
-                                                 background=background)
-            self.stats["requests"] += 1
-            try:
-                resp = await self._http().request(method, url, json=json, params=params, files=files,
-                                                  headers=self._auth() if auth else None)
-            except _NOT_SENT as exc:
-                self.budget.settle(cell)
-                err: PhayaError = TransportError(f"{what}: could not connect to {self._host} "
-                                                 f"({type(exc).__name__})")
-                if attempt < retries:
-                    attempt += 1
-                    if self.is_sandbox and await self._revive_sandbox():
-                        continue  # the persistent sandbox was down: started again (nothing was sent)
-                    await self._backoff(attempt)
-                    continue
-                raise err from exc
-            except httpx.TransportError as exc:
-                self.budget.settle(cell)
-                timed_out = isinstance(exc, httpx.TimeoutException)
-                err = TransportError(f"{what}: {'no answer in time' if timed_out else 'connection dropped'} "
-                                     f"({type(exc).__name__})")
-                if not safe:
-                    raise _Ambiguous(err, "timeout" if timed_out else "dropped",
-                                     "no answer in time" if timed_out else "the connection was dropped") from exc
-                if attempt < retries:
-                    attempt += 1
-                    await self._backoff(attempt)
-                    continue
-                raise err from exc
-            self.budget.settle(cell)
-            code = resp.status_code
-            if code == 429:
-                retry_after = retry_after_of(resp)
-                self.stats["rate_limited"] += 1
-                self.budget.pause(retry_after if retry_after is not None else
-                                  self.budget.window / self.budget.limit * 2)
-                limited += 1
-                if limited <= max(retries, 3) * 2:
-                    continue
-                raise PhayaError.from_response(resp, what)
-            if code >= 500:
-                err = PhayaError.from_response(resp, what)
-                if not safe:
-                    raise _Ambiguous(err, "answered", f"the server answered {code}")
-                if attempt < retries:
-                    attempt += 1
-                    await self._backoff(attempt)
-                    continue
-                raise err
-            if code >= 400:
-                raise PhayaError.from_response(resp, what)
-            try:
-                return resp.json()
-            except ValueError:
-                err = ServerError(f"{what}: the answer ({code}) is not valid JSON")
-                if not safe:
-                    raise _Ambiguous(err, "answered", "the answer was not valid JSON") from None
-                if attempt < retries:
-                    attempt += 1
-                    await self._backoff(attempt)
-                    continue
-                raise err from None
-
-    async def _revive_sandbox(self) -> bool:
-        """The embedded sandbox stopped (killed, stopped, rebooted): start it again, same URL."""
-        from .launch import is_embedded, revive
-
-        return is_embedded(self.base_url) and await asyncio.to_thread(revive, self.base_url)
-
-    async def _get(self, path: str, **kw: Any) -> Any:
-        return await self._call("GET", path, **kw)
+    @property
+    def http_timeout(self) -> float:
+        return self.http.timeout
 
     # ------------------------------------------------------------- account
 
     async def credits(self) -> float:
         sent = time.time()
-        data = await self._get("/user/credits")
+        data = await self.http.get("/user/credits")
         balance = float(_field(data, "credits_balance", "credits", "balance"))
         self.timeline.reading(sent, time.time(), balance)
         return balance
 
     async def profile(self) -> dict[str, Any]:
-        data = await self._get("/user/profile")
+        data = await self.http.get("/user/profile")
         return dict(data.get("data", data)) if isinstance(data, dict) else {"profile": data}
 
     async def credits_history(self, limit: int = 20) -> list[dict[str, Any]]:
-        data = await self._get("/user/credits/history", params={"limit": limit})
+        data = await self.http.get("/user/credits/history", params={"limit": limit})
         return _listing(data, "transactions", "history", "data")
 
     async def _balance_for(self, own: float) -> float:
@@ -350,7 +229,7 @@ class AsyncPhaya:
         self._speed_known = True
         root = self.base_url.rsplit("/api/", 1)[0]
         try:
-            resp = await self._http().get(f"{root}/_sandbox/health", timeout=2.0)
+            resp = await self.http.client().get(f"{root}/_sandbox/health", timeout=2.0)
             data = resp.json() if resp.status_code == 200 else {}
         except (httpx.HTTPError, ValueError):
             data = {}
@@ -575,7 +454,7 @@ class AsyncPhaya:
         if not svc.history:
             raise PhayaError(f"{svc.name} has no history endpoint (services with one: "
                              + ", ".join(s.name for s in catalog.SERVICES.values() if s.history) + ")")
-        data = await self._get(svc.history, params={"limit": limit})
+        data = await self.http.get(svc.history, params={"limit": limit})
         return _listing(data, "jobs", "characters", "history", "data")
 
     # ------------------------------------------------------------- results and media (core/results.py)
@@ -589,44 +468,6 @@ class AsyncPhaya:
         """
         return await self.results.fetch_media(result)
 
-    async def _fetch(self, url: str) -> tuple[bytes, str | None]:
-        """Download a result file. The key goes only to the API's own host, and only if it asks."""
-        same_host = urlsplit(url).netloc == self._host
-        counted = url.startswith(self.base_url + "/")
-        with_auth = counted
-        attempt = limited = 0
-        while True:
-            cell = None
-            if counted or with_auth:
-                cell = await self.budget.acquire(time.monotonic(), background=True)
-            try:
-                resp = await self._http().get(url, headers=self._auth() if with_auth else None)
-            except httpx.TransportError as exc:
-                self.budget.settle(cell)
-                if attempt < 3:
-                    attempt += 1
-                    await self._backoff(attempt)
-                    continue
-                raise TransportError(f"download of a result failed ({type(exc).__name__})") from exc
-            self.budget.settle(cell)
-            if resp.status_code in (401, 403) and same_host and not with_auth:
-                with_auth = True
-                continue
-            if resp.status_code == 429 and limited < 10:
-                limited += 1
-                if with_auth or counted:
-                    self.budget.pause(retry_after_of(resp) or 1.0)
-                else:  # a storage host's own limit: wait, without stopping API traffic
-                    await asyncio.sleep(min(retry_after_of(resp) or 1.0, 10.0) / self.time_scale)
-                continue
-            if resp.status_code >= 500 and attempt < 3:
-                attempt += 1
-                await self._backoff(attempt)
-                continue
-            if resp.status_code >= 400:
-                raise PhayaError.from_response(resp, "download")
-            return resp.content, resp.headers.get("content-type")
-
     async def upload(self, path_or_bytes: str | os.PathLike[str] | bytes, filename: str | None = None) -> str:
         """Put a local file in Phaya storage (``media/upload``); returns its URL for *_url params."""
         return await self.results.upload(path_or_bytes, filename)
@@ -639,14 +480,9 @@ class AsyncPhaya:
         started = time.monotonic()
         cap_res = self._reserve_call(chat_ceiling(body), "chat call")
         try:
-            try:
-                data = await self._call("POST", "/phaya-gpt/chat/completions", json=body, safe=False,
-                                        what="chat")
-            except _Ambiguous as amb:
-                raise amb.error from None
-            reply = reply_from(data if isinstance(data, dict) else {})
+            reply = await chat_api.ask(self.http, body)
         except BaseException as exc:
-            self._emit_chat(body, None, None, None, False, started, _why(exc), cap_res)
+            self._emit_chat(body, None, None, None, False, started, chat_api.why(exc), cap_res)
             raise
         self._emit_chat(body, reply.model, reply.usage, reply.credits, False, started, None, cap_res)
         return reply
@@ -665,71 +501,32 @@ class AsyncPhaya:
         emitted = False
         seen_model: str | None = None
         try:
-            for attempt in range(self.max_retries + 1):
-                cell = await self.budget.acquire(time.monotonic())
-                self.stats["requests"] += 1
-                try:
-                    async with self._http().stream("POST", self._url("/phaya-gpt/chat/completions"), json=body,
-                                                   headers=self._auth()) as resp:
-                        self.budget.settle(cell)
-                        if resp.status_code == 429:
-                            self.budget.pause(retry_after_of(resp) or 1.0)
-                            continue
-                        if resp.status_code >= 400:
-                            await resp.aread()
-                            raise PhayaError.from_response(resp, "chat stream")
-                        lines = resp.aiter_lines()
-                        try:
-                            async with aclosing(parse_sse(lines)) as chunks:
-                                async for chunk in chunks:
-                                    seen_model = chunk.model or seen_model
-                                    if chunk.done and not emitted:  # the call is complete: report it now
-                                        emitted = True
-                                        usage = chunk.usage or {}
-                                        self._emit_chat(body, seen_model, usage,
-                                                        stream_credits(seen_model or body.get("model"), usage,
-                                                                       chunk.credits),
-                                                        True, started, None, cap_res)
-                                    yield chunk
-                        finally:
-                            await _finish_stream(resp, lines)
-                        return
-                except _NOT_SENT as exc:
-                    if attempt < self.max_retries:
-                        await self._backoff(attempt)
-                        continue
-                    raise TransportError(f"chat stream: could not connect ({type(exc).__name__})") from exc
-                except httpx.TransportError as exc:
-                    raise TransportError(f"chat stream broke off ({type(exc).__name__})") from exc
-            raise RateLimited("chat stream: still rate limited after retries")
+            async with aclosing(chat_api.stream(self.http, body)) as chunks:
+                async for chunk in chunks:
+                    seen_model = chunk.model or seen_model
+                    if chunk.done and not emitted:  # the call is complete: report it now
+                        emitted = True
+                        usage = chunk.usage or {}
+                        self._emit_chat(body, seen_model, usage,
+                                        stream_credits(seen_model or body.get("model"), usage, chunk.credits),
+                                        True, started, None, cap_res)
+                    yield chunk
         except GeneratorExit:  # the consumer stopped before the final usage chunk
             if not emitted:
                 self._emit_chat(body, seen_model, None, None, True, started, "closed early", cap_res)
             raise
         except BaseException as exc:
             if not emitted:
-                self._emit_chat(body, seen_model, None, None, True, started, _why(exc), cap_res)
+                self._emit_chat(body, seen_model, None, None, True, started, chat_api.why(exc), cap_res)
             raise
 
     async def embed(self, input: str | list[str], *, model: str | None = None) -> Embeddings:
-        if not (isinstance(input, str) or (isinstance(input, list) and input
-                                           and all(isinstance(x, str) for x in input))):
-            raise InvalidParams("embedding", [catalog.ParamProblem("input", "is not text",
-                                                                   "a string or a non-empty list of strings")])
-        model = model or next(iter(catalog.EMBEDDING_MODELS))
-        if model not in catalog.EMBEDDING_MODELS:
-            raise InvalidParams("embedding", [catalog.ParamProblem(
-                "model", f"{model!r} is not allowed", ", ".join(catalog.EMBEDDING_MODELS))])
-        ceiling = embedding_ceiling(input, model)
+        body = chat_api.embed_body(input, model)
+        ceiling = embedding_ceiling(input, body["model"])
         cap_res = self._reserve_call(ceiling, "embedding call")
         started = time.time()
         try:
-            try:
-                data = await self._call("POST", "/embedding/create", json={"input": input, "model": model},
-                                        safe=False, what="embedding")
-            except _Ambiguous as amb:
-                raise amb.error from None
-            emb = embeddings_from(data, model)  # the live shape (success, id, 4096-d) and the older one
+            emb = await chat_api.request_embeddings(self.http, body)
         except BaseException:  # as for chat: a call that failed before answering keeps nothing
             self._unreserve(ceiling)
             self._release_daily(cap_res)
@@ -741,24 +538,24 @@ class AsyncPhaya:
         return emb
 
     async def voices(self) -> list[dict[str, Any]]:
-        return _listing(await self._get("/text-to-speech/voices", auth=False), "voices")
+        return _listing(await self.http.get("/text-to-speech/voices", auth=False), "voices")
 
     async def models(self) -> list[dict[str, Any]]:
-        return _listing(await self._get("/phaya-gpt/models"), "models", "data")
+        return _listing(await self.http.get("/phaya-gpt/models"), "models", "data")
 
     async def pricing(self) -> list[dict[str, Any]]:
-        return _listing(await self._get("/phaya-gpt/pricing"), "pricing", "data")
+        return _listing(await self.http.get("/phaya-gpt/pricing"), "pricing", "data")
 
     async def characters(self) -> list[dict[str, Any]]:
-        return _listing(await self._get("/sora2-character/list"), "characters", "data")
+        return _listing(await self.http.get("/sora2-character/list"), "characters", "data")
 
     async def media_queue_stats(self) -> dict[str, Any]:
         """How many media utility jobs wait and run on the server (``GET /media/queue/stats``)."""
-        data = await self._get("/media/queue/stats")
+        data = await self.http.get("/media/queue/stats")
         return dict(data) if isinstance(data, dict) else {}
 
     async def supported_platforms(self) -> list[str]:
-        return [str(p) for p in _listing(await self._get("/video-download/supported-platforms"),
+        return [str(p) for p in _listing(await self.http.get("/video-download/supported-platforms"),
                                          "platforms", "data")]
 
     # ------------------------------------------------------------- events and closing
@@ -799,65 +596,13 @@ class AsyncPhaya:
         """Stop polling on this loop (jobs stay resumable) and close its connections."""
         loop = asyncio.get_running_loop()
         self.registry.stop_polling(loop)
-        client = self._clients.pop(loop, None)
-        if client is not None:
-            await client.aclose()
+        await self.http.aclose()
 
     async def __aenter__(self) -> AsyncPhaya:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-# ----------------------------------------------------------------- helpers
-
-
-def _why(exc: BaseException) -> str:
-    """A chat event's ``error``: the message, or the exception's name when it has none."""
-    if isinstance(exc, asyncio.CancelledError):
-        return "cancelled"
-    return str(exc) or type(exc).__name__
-
-
-async def _finish_stream(resp: httpx.Response, lines: AsyncIterator[str]) -> None:
-    """Close a streamed response and run its generator chain to the end, here and now.
-
-    httpx reads a body through nested async generators (lines, text, bytes, down to
-    httpcore's connection stream). Closing the outer one leaves the inner ones suspended
-    for the garbage collector, which finalizes them later on whatever loop is left (or on
-    none: "coroutine ... aclose was never awaited", "no running event loop"). So the
-    response is closed first — the connection is dropped, nothing more is read from the
-    server — and the chain is then pulled until it ends: what is left is only data
-    already buffered, then an error from the closed connection, which unwinds every level.
-    """
-    await resp.aclose()
-    # in this task (the chain's cancel scopes belong to it), bounded in time where asyncio can
-    timeout: Any = getattr(asyncio, "timeout", None)
-    try:
-        async with timeout(2.0) if timeout is not None else contextlib.nullcontext():
-            async for _ in lines:
-                pass
-    except Exception as exc:  # the expected end of a closed stream (ReadError, StreamClosed, ...)
-        log.debug("chat stream closed: %s", type(exc).__name__)
-
-
-
-
-class _RequestPath:
-    """The client's request path as the ``ports.Http`` its collaborators are given (until core/http.py)."""
-
-    def __init__(self, client: AsyncPhaya):
-        self._client = client
-
-    async def call(self, method: str, path: str, **kw: Any) -> Any:
-        return await self._client._call(method, path, **kw)
-
-    async def get(self, path: str, **kw: Any) -> Any:
-        return await self._client._call("GET", path, **kw)
-
-    async def download(self, url: str) -> tuple[bytes, str | None]:
-        return await self._client._fetch(url)
 
 
 class _LedgerPath:

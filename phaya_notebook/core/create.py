@@ -20,9 +20,12 @@ from typing import Any
 
 from .. import catalog
 from .errors import AmbiguousCreate, PhayaError, ServerError
+from .http import (
+    Ambiguous,  # what the request loop raises for a POST that may have arrived
+    RequestLoop,
+)
 from .jobs import Job, JobRegistry
-from .ports import Http, Pace
-from .scheduler import PollScheduler
+from .scheduler import Pace, PollScheduler
 from .wire import epoch, job_id_of, listing
 
 __all__ = ["ABSENT", "Ambiguous", "JobRequests", "ambiguous_text", "can_prove_absent", "history_lookup"]
@@ -33,24 +36,10 @@ log = logging.getLogger("phaya_notebook.core")
 _SKEW = 120.0
 
 
-class Ambiguous(Exception):
-    """A non-idempotent request failed after it may have reached the server.
-
-    ``kind``: "answered" (5xx or bad JSON: the server's handler is finished), "dropped"
-    (connection cut without an answer) or "timeout" (the server may still be working).
-    """
-
-    def __init__(self, error: PhayaError, kind: str, what: str):
-        super().__init__(str(error))
-        self.error = error
-        self.kind = kind
-        self.what = what
-
-
 class JobRequests:
     """Create, status and cancel requests of jobs, for one client."""
 
-    def __init__(self, http: Http, scheduler: PollScheduler, registry: JobRegistry, pace: Pace,
+    def __init__(self, http: RequestLoop, scheduler: PollScheduler, registry: JobRegistry, pace: Pace,
                  stats: dict[str, int]):
         self.http = http
         self.scheduler = scheduler

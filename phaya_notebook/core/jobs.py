@@ -27,9 +27,8 @@ from typing import Any, Literal, Protocol
 
 from .. import catalog
 from .errors import JobFailed, JobTimeout, PhayaError, ServerError, TransportError
-from .ports import Pace
 from .results import Result, set_renderer
-from .scheduler import PollScheduler, PollState
+from .scheduler import Pace, PollScheduler, PollState
 from .wire import epoch
 
 __all__ = ["Job", "JobBackend", "JobEvent", "JobRegistry", "Result", "set_renderer"]

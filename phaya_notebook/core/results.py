@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 from .. import catalog
 from .errors import InvalidParams, PhayaError, ServerError
+from .http import RequestLoop
 from .media import MediaCache, guess_ext, guess_mime
-from .ports import Http
 from .wire import field_of
 
 __all__ = ["MediaSettings", "Result", "Results", "set_renderer"]
@@ -113,7 +113,7 @@ class MediaSettings(Protocol):
 class Results:
     """Completed answers into Results with cached files; local files up to Phaya storage."""
 
-    def __init__(self, http: Http, settings: MediaSettings):
+    def __init__(self, http: RequestLoop, settings: MediaSettings):
         self.http = http
         self.settings = settings
 

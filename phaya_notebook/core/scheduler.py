@@ -26,11 +26,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from .. import catalog
 from .budget import RequestBudget
 
-__all__ = ["PollScheduler", "PollState", "scheduler_for"]
+__all__ = ["Pace", "PollScheduler", "PollState", "scheduler_for"]
 
 #: Where the first poll lands without observations, as a multiple of the typical duration:
 #: high in the contract's +-30 % spread, so most jobs need one poll; the rest are found by
@@ -38,6 +39,14 @@ __all__ = ["PollScheduler", "PollState", "scheduler_for"]
 DEFAULT_UPPER = 1.15
 #: How often (in the server's seconds) other processes' observations are read back.
 PEER_EVERY = 1.0
+
+
+class Pace(Protocol):
+    """How fast a client's server runs (``AsyncPhaya``'s public attributes; a time-scaled sandbox)."""
+
+    time_scale: float  # divides every interval: rate window, poll floor, durations
+    job_speed: float  # divides expected durations only
+    speed_unknown: bool  # a local sandbox that did not say its speed: first polls come early
 
 
 @dataclass
