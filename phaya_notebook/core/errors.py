@@ -33,7 +33,8 @@ from ..catalog import Estimate, ParamError, ParamProblem
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
 
-    from .jobs import Job
+#: A core.jobs.Job (not imported: the error tree is a leaf every core module may import).
+Job = Any
 
 __all__ = [
     "AmbiguousCreate",
