@@ -21,14 +21,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from . import catalog
-from .core.errors import (
-    BudgetExceeded,
-    ConfirmationRequired,
-    InvalidParams,
-    JobFailed,
-    JobTimeout,
-    PhayaError,
-)
+from .core.errors import InvalidParams, JobFailed, JobTimeout, PhayaError
+from .core.money import batch_line
 from .display import esc as _esc
 from .display import thumbnail_data_uri
 
@@ -148,26 +142,22 @@ def total(cells: Iterable[Cell]) -> float:
     return round(sum(c.estimate for c in cells), 6)
 
 
-def price_line(cells: Sequence[Cell]) -> str:
+def _what(cells: Sequence[Cell]) -> str:
+    """"compare: 2 prompt(s) x 3 model(s) x 1": the grid's shape, as its price line names it."""
     prompts = len({c.prompt for c in cells})
     models = len({c.model for c in cells})
     repeats = max((c.repeat for c in cells), default=0) + 1
-    return (f"compare: {prompts} prompt(s) x {models} model(s) x {repeats} = {len(cells)} jobs, "
-            f"{total(cells):g} credits in total")
+    return f"compare: {prompts} prompt(s) x {models} model(s) x {repeats}"
+
+
+def price_line(cells: Sequence[Cell]) -> str:
+    """"compare: 2 prompt(s) x 3 model(s) x 1 = 6 jobs, 9 credits in total" (the ledger's batch text)."""
+    return batch_line(_what(cells), len(cells), total(cells))
 
 
 def check_money(client: AsyncPhaya, cells: Sequence[Cell], confirm: bool) -> None:
-    """The confirm rule and the session budget, for the whole grid, before anything starts."""
-    cost = total(cells)
-    if cost > client.confirm_above and not confirm:
-        raise ConfirmationRequired(
-            f"{price_line(cells)}, above confirm_above={client.confirm_above:g}: pass confirm=True to run it",
-            estimate=catalog.Estimate(cost, True, price_line(cells)))
-    if client.max_credits is not None:
-        left = client.max_credits - client.committed_credits
-        if cost > left + 1e-9:
-            raise BudgetExceeded(f"{price_line(cells)}, more than the {max(0.0, left):g} credits left of "
-                                 f"max_credits={client.max_credits:g}", estimate=cost, remaining=max(0.0, left))
+    """The whole grid against the client's ledger (max_credits, daily cap, confirm) before anything starts."""
+    client.ledger.check_batch(total(cells), jobs=len(cells), confirmed=confirm, what=_what(cells))
 
 
 async def _run_cell(client: AsyncPhaya, cell: Cell, tags: tuple[str, ...], timeout: float | None) -> None:

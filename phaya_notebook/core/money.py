@@ -64,10 +64,10 @@ def batch_line(what: str, jobs: int, total: float) -> str:
     """How a batch and its price are named in every announcement and refusal.
 
     "compare: 2 prompt(s) x 3 model(s) x 1 = 6 jobs, 9 credits in total"; one job:
-    "text-to-image: 1 credit".
+    "text-to-image = 1 job, 1 credit".
     """
     if jobs == 1:
-        return f"{what}: {catalog.credits_text(total)}"
+        return f"{what} = 1 job, {catalog.credits_text(total)}"
     return f"{what} = {jobs} jobs, {catalog.credits_text(total)} in total"
 
 
