@@ -1,46 +1,34 @@
-"""``%phaya`` / ``%%phaya``: every Phaya service from one line of a notebook.
+"""The ``%phaya`` / ``%%phaya`` magics class: traits, dispatch, session, money, job handlers.
 
 The parser (``magic_args``) turns a line into a typed command and raises ``UsageError``
 for anything wrong before a request is made; the handlers here only *do*: connect on first
 use, check a command's total price against the session client's ``confirm_above`` and
 ``max_credits`` (the core's own limits: the traits here only set them), call the session,
-display. Loading the extension imports nothing heavy (no httpx, pandas, ipywidgets or
-core): everything below is imported inside the handlers.
+display. Chat, the models table, ``config`` and the display decision live in the sibling
+modules; everything heavy is imported inside the handlers.
 
 Defaults are traitlets, so ``%config PhayaMagics.image_model = "seedream"`` works.
 """
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from traitlets import Float, TraitError, Unicode, observe, validate
 
+from .chat import Conversation
+from .status import Credits
+from .status import credits_text as _credits_text
+
 if TYPE_CHECKING:  # pragma: no cover
-    from .magic_args import Chat, Command, Compare, Cost, Generate, Jobs, Models
+    from ..magic_args import Command, Compare, Cost, Generate, Jobs, Models
 
-__all__ = ["PhayaMagics", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["MODEL_TRAITS", "PhayaMagics"]
 
-_MODEL_TRAITS = {"image_model": "image", "video_model": "video", "music_model": "music",
-                 "speech_model": "speech"}
-
-
-def _credits_text(amount: float | None) -> str:
-    from .catalog import credits_text  # lazy: %load_ext stays fast
-
-    return credits_text(amount)
-
-
-class Credits(float):
-    """A credit amount that reads as one (``%phaya balance`` returns it)."""
-
-    note = ""  # e.g. what is left of the key's daily cap
-
-    def __repr__(self) -> str:
-        return f"{float(self):,.2f} credits" + (f" ({self.note})" if self.note else "")
+MODEL_TRAITS = {"image_model": "image", "video_model": "video", "music_model": "music",
+                "speech_model": "speech"}
 
 
 @magics_class
@@ -64,7 +52,7 @@ class PhayaMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self._session: Any = None
-        self._chat: list[dict[str, str]] = []
+        self._chat = Conversation()
         self._raw_cell: str | None = None
 
     # ------------------------------------------------------------ traits
@@ -76,15 +64,15 @@ class PhayaMagics(Magics):
         if not value:
             return None
         if name == "chat_model":
-            from .catalog import CHAT_MODELS
+            from ..catalog import CHAT_MODELS
 
             if value not in CHAT_MODELS:
                 return f"chat_model: {value!r} is not a chat model (allowed: {', '.join(CHAT_MODELS)})"
             return None
-        from .magic_args import resolve_model
+        from ..magic_args import resolve_model
 
         try:
-            resolve_model(_MODEL_TRAITS[name], value)
+            resolve_model(MODEL_TRAITS[name], value)
         except UsageError as exc:
             return f"{name}: {exc}"
         return None
@@ -102,7 +90,7 @@ class PhayaMagics(Magics):
         shared = shell_cfg.get("PhayaMagics") if shell_cfg is not None else None
         section = cfg.get("PhayaMagics")
         if section is not None:
-            for name in [n for n in list(section) if n in (*_MODEL_TRAITS, "chat_model")]:
+            for name in [n for n in list(section) if n in (*MODEL_TRAITS, "chat_model")]:
                 problem = self._model_problem(name, section[name])
                 if problem:
                     import sys
@@ -142,7 +130,7 @@ class PhayaMagics(Magics):
         return aio.max_credits, aio.confirm_above, aio.committed_credits
 
     def _defaults(self) -> dict[str, str]:
-        return {kind: getattr(self, name) for name, kind in _MODEL_TRAITS.items() if getattr(self, name)}
+        return {kind: getattr(self, name) for name, kind in MODEL_TRAITS.items() if getattr(self, name)}
 
     # ------------------------------------------------------------ entry point
 
@@ -150,7 +138,7 @@ class PhayaMagics(Magics):
     @no_var_expand
     def phaya(self, line: str, cell: str | None = None) -> Any:
         """Generate media, chat, price and track jobs: ``%phaya help`` lists it all."""
-        from . import magic_args
+        from .. import magic_args
 
         cmd = magic_args.parse(line, cell, self.shell.user_ns if self.shell else {}, self._defaults())
         try:
@@ -158,21 +146,21 @@ class PhayaMagics(Magics):
         except UsageError:
             raise
         except Exception as exc:
-            from .core.errors import PhayaError
+            from ..core.errors import PhayaError
 
             if isinstance(exc, PhayaError):
                 raise UsageError(f"{type(exc).__name__}: {exc}") from None
             raise
 
     def _run(self, cmd: Command) -> Any:
-        from . import magic_args as ma
+        from .. import magic_args as ma
 
         if isinstance(cmd, ma.Generate):
             return self._generate(cmd)
         if isinstance(cmd, ma.Cost):
             return self._cost(cmd)
         if isinstance(cmd, ma.Chat):
-            return self._chat_run(cmd)
+            return self._chat.run(cmd, self._connect, self.chat_model)
         if isinstance(cmd, ma.Models):
             return self._models(cmd)
         if isinstance(cmd, ma.Jobs):
@@ -207,7 +195,7 @@ class PhayaMagics(Magics):
     def _connect(self) -> Any:
         """The session, connected on first use (the sandbox when no key is set)."""
         if self._session is None:
-            from .session import connect
+            from ..session import connect
 
             self._session = connect(max_credits=self.max_credits, confirm_above=self.confirm_above)
         return self._session
@@ -270,7 +258,7 @@ class PhayaMagics(Magics):
     @staticmethod
     def _reconcile(session: Any) -> None:
         """Check charges against the server's history (one request); never fails the command."""
-        from .core.errors import PhayaError
+        from ..core.errors import PhayaError
 
         reconcile = getattr(session, "reconcile", None)
         if reconcile is not None:
@@ -279,29 +267,16 @@ class PhayaMagics(Magics):
             except PhayaError:
                 pass
 
-    def _wait(self, job: Any) -> Any:
-        from IPython.display import display
+    @staticmethod
+    def _wait(job: Any) -> Any:
+        from .status import wait_with_status
 
-        status = _Status(job)
-        handle = display(status, display_id=True)
-        shown = [status.text]
-
-        def progress(j: Any = job, *_: Any) -> None:
-            now = _Status(j)
-            if handle is not None and now.text != shown[0]:
-                shown[0] = now.text
-                handle.update(now)
-
-        try:  # a refund releases the job's reservation in the core
-            result = job.wait(on_progress=progress)
-        finally:
-            progress(job)
-        return result
+        return wait_with_status(job)
 
     def _display(self, obj: Any) -> None:
         from IPython.display import display
 
-        from .display import render
+        from ..display import render
 
         display(render(obj))
 
@@ -314,41 +289,20 @@ class PhayaMagics(Magics):
         return list(results)
 
     def _result_will_display(self) -> bool:
-        """Will IPython show this call's return value itself (it is the cell's shown expression)?
+        """Will IPython show this call's return value itself? Then the handler does not display
+        the media too, so it appears once either way (``magics.cells``)."""
+        from .cells import result_will_display
 
-        Then the handler does not display the media too, so it appears once either way:
-        ``%phaya image cat`` shows it as the cell's output, ``r = %phaya image cat`` displays it.
-        """
-        raw = self._raw_cell
-        if raw is None or self.shell is None:
-            return False
-        import ast
+        return result_will_display(self.shell, self._raw_cell)
 
-        from IPython.core.displayhook import DisplayHook
+    # ------------------------------------------------------------ IPython's cell events
 
-        try:
-            source = self.shell.transform_cell(raw)
-            tree = ast.parse(source)
-        except Exception:
-            return False
-        calls = [n for n in ast.walk(tree) if _is_phaya_call(n)]
-        if len(calls) != 1 or not tree.body or DisplayHook.semicolon_at_end_of_expression(source):
-            return False
-        mode = self.shell.ast_node_interactivity
-        last = tree.body[-1]
-        is_expr = isinstance(last, ast.Expr) and _is_phaya_call(last.value)
-        if mode in ("last_expr", "last"):
-            return is_expr
-        if mode == "last_expr_or_assign":
-            return is_expr or (isinstance(last, (ast.Assign, ast.AnnAssign)) and _is_phaya_call(last.value))
-        if mode == "all":
-            return any(isinstance(n, ast.Expr) and _is_phaya_call(n.value) for n in tree.body)
-        return False
-
-    def _pre_run_cell(self, info: Any = None) -> None:
+    def pre_run_cell(self, info: Any = None) -> None:
+        """IPython's ``pre_run_cell`` event: remember the cell being run."""
         self._raw_cell = getattr(info, "raw_cell", None)
 
-    def _post_run_cell(self, result: Any = None) -> None:
+    def post_run_cell(self, result: Any = None) -> None:
+        """IPython's ``post_run_cell`` event: no cell runs now."""
         self._raw_cell = None  # a call from outside a cell (a widget callback) always displays
 
     # ------------------------------------------------------------ cost, models, jobs, compare
@@ -362,46 +316,9 @@ class PhayaMagics(Magics):
         print(f"{cmd.service.name} ({cmd.service.label}): {approx}{_credits_text(est.credits)} per job{basis}{times}")
 
     def _models(self, cmd: Models) -> Any:
-        import pandas as pd
+        from .models import models_table
 
-        from . import catalog
-        from .magic_args import KINDS, kind_services
-
-        rows = []
-        services = list(catalog.SERVICES.values()) + list(catalog.MEDIA_JOBS.values())
-        if cmd.kind is not None:
-            services = kind_services(cmd.kind)
-        aio = self._client()
-        for svc in services:
-            defaults = {p.name: p.default for p in svc.params if p.default is not None}
-            est = svc.price(defaults, {})
-            if aio is not None:  # a connected session knows what was really charged (no request)
-                est = aio.observed.price(svc, est)
-            kinds = [k for k in KINDS if catalog.resolve_service(k) is svc]
-            rows.append({
-                "service": svc.name,
-                "model": svc.label,
-                "media": svc.media,
-                "subcommands": ", ".join(dict.fromkeys([*kinds, svc.name, *svc.aliases])),
-                "price": est.credits,
-                "price_basis": est.basis,
-                "parameters": ", ".join(p.name for p in svc.params),
-            })
-        if cmd.kind is None:
-            for m in catalog.CHAT_MODELS.values():
-                rows.append({
-                    "service": "chat", "model": m.id, "media": "text", "subcommands": "chat",
-                    "price": m.completion_per_million,
-                    "price_basis": f"credits {m.price_text}",
-                    "parameters": ", ".join(p.name for p in catalog.CHAT_PARAMS if p.name != "stream"),
-                })
-            for model_id, per_million in catalog.EMBEDDING_MODELS.items():
-                rows.append({
-                    "service": "embedding", "model": model_id, "media": "text", "subcommands": "",
-                    "price": per_million, "price_basis": f"credits {per_million:.2f} per million tokens",
-                    "parameters": "input, model",
-                })
-        return pd.DataFrame(rows)
+        return models_table(cmd.kind, self._client())
 
     def _jobs(self, cmd: Jobs) -> Any:
         kwargs: dict[str, Any] = {}
@@ -423,148 +340,17 @@ class PhayaMagics(Magics):
 
     # ------------------------------------------------------------ chat
 
-    def _chat_run(self, cmd: Chat) -> None:
-        from contextlib import closing
-
-        from IPython.display import Markdown, display
-
-        if cmd.reset:
-            self._chat.clear()
-            if cmd.prompt is None and cmd.system is None:
-                print("Chat conversation cleared.")
-                return None
-        if cmd.system is not None:
-            self._chat = [m for m in self._chat if m["role"] != "system"]
-            self._chat.insert(0, {"role": "system", "content": cmd.system})
-        if cmd.prompt is None:
-            return None
-        session = self._connect()
-        self._chat.append({"role": "user", "content": cmd.prompt})
-        kwargs: dict[str, Any] = {}
-        if cmd.temperature is not None:
-            kwargs["temperature"] = cmd.temperature
-        if cmd.max_tokens is not None:
-            kwargs["max_tokens"] = cmd.max_tokens
-        if cmd.web_search:
-            kwargs["web_search"] = True
-        model = cmd.model or self.chat_model or None
-        handle = display(Markdown("*…*"), display_id=True)
-        text, usage, credits = "", None, None
-        try:
-            # closing: the stream (an open response) ends here even if displaying fails midway
-            with closing(session.chat_stream(list(self._chat), model=model, **kwargs)) as stream:
-                for chunk in stream:
-                    if chunk.text:
-                        text += chunk.text
-                        if handle is not None:
-                            handle.update(Markdown(text))
-                    usage = chunk.usage or usage
-                    credits = chunk.credits if chunk.credits is not None else credits
-        except BaseException:
-            self._chat.pop()
-            raise
-        self._chat.append({"role": "assistant", "content": text})
-        if handle is not None:
-            from types import SimpleNamespace
-
-            from .display import render
-
-            handle.update(render(SimpleNamespace(text=text, model=model, usage=usage or {},
-                                                 credits=credits, finish_reason="stop")))
-        return None
-
     @property
     def conversation(self) -> list[dict[str, str]]:
         """The chat so far (a copy)."""
-        return [dict(m) for m in self._chat]
+        return self._chat.messages
 
     # ------------------------------------------------------------ config
 
     def config_text(self) -> str:
         """What ``%phaya config`` prints: where requests go, never the key itself."""
-        if self._session is not None:
-            aio = getattr(self._session, "aio", self._session)
-            base = getattr(aio, "base_url", None) or getattr(self._session, "base_url", "?")
-            sandbox = bool(getattr(aio, "is_sandbox", getattr(self._session, "is_sandbox", False)))
-            mode = "sandbox (offline, play credits)" if sandbox else "live Phaya"
-            key = "set (sandbox key)" if sandbox else "set"
-            state = "connected"
-        else:
-            from urllib.parse import urlsplit
+        from .config import config_text
 
-            has_key = bool(os.environ.get("PHAYA_API_KEY"))
-            base = os.environ.get("PHAYA_BASE") or ("(client default)" if has_key else "(sandbox, on first use)")
-            local = urlsplit(os.environ.get("PHAYA_BASE") or "").hostname in ("127.0.0.1", "localhost", "::1")
-            mode = ("sandbox (a local server)" if local else "live Phaya") if has_key \
-                else "sandbox (starts on first use: no PHAYA_API_KEY)"
-            key = "set (PHAYA_API_KEY)" if has_key else "not set"
-            state = "not connected yet"
-        max_credits, confirm_above, committed = self._limits()
-        lines = [
-            f"base URL:      {base}",
-            f"mode:          {mode}",
-            f"API key:       {key}",
-            f"session:       {state}",
-            f"committed:     {_credits_text(committed)}"
-            + ("" if max_credits is None else f" of max_credits {max_credits:g}"),
-            f"confirm_above: {_credits_text(confirm_above)}",
-        ]
-        for name, kind in _MODEL_TRAITS.items():
-            lines.append(f"{name + ':':<15}{getattr(self, name) or '(default: ' + kind + ')'}")
-        lines.append(f"{'chat_model:':<15}{self.chat_model or '(server default)'}")
-        return "\n".join(lines)
-
-
-class _Status:
-    """One line about a running job, updated in place while it runs."""
-
-    def __init__(self, job: Any) -> None:
-        svc = getattr(getattr(job, "service", None), "name", None) or str(getattr(job, "service", "job"))
-        status = getattr(job, "status", "?")
-        progress = float(getattr(job, "progress", 0.0) or 0.0)
-        elapsed = float(getattr(job, "elapsed", 0.0) or 0.0)
-        self.text = f"{svc} · job {getattr(job, 'id', '?')} · {status}"
-        if status in ("completed", "failed", "cancelled"):
-            self.text += f" · {elapsed:.1f} s"
-        else:
-            self.text += f" · {progress:.0%} · {elapsed:.0f} s"
-
-    def __repr__(self) -> str:
-        return self.text
-
-
-def _is_phaya_call(node: Any) -> bool:
-    """``get_ipython().run_line_magic('phaya', ...)`` or ``run_cell_magic('phaya', ...)``."""
-    import ast
-
-    return (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr in ("run_line_magic", "run_cell_magic")
-        and bool(node.args)
-        and isinstance(node.args[0], ast.Constant)
-        and node.args[0].value == "phaya"
-    )
-
-
-def load_ipython_extension(ipython: Any) -> None:
-    """Register ``%phaya`` / ``%%phaya``; nothing connects until the first command."""
-    magics = PhayaMagics(ipython)
-    ipython.register_magics(magics)
-    ipython.events.register("pre_run_cell", magics._pre_run_cell)
-    ipython.events.register("post_run_cell", magics._post_run_cell)
-
-
-def unload_ipython_extension(ipython: Any) -> None:
-    """Remove the magics and close their session (stops its polling)."""
-    magics = ipython.magics_manager.registry.get("PhayaMagics")
-    if magics is not None:
-        for event, fn in (("pre_run_cell", magics._pre_run_cell), ("post_run_cell", magics._post_run_cell)):
-            try:
-                ipython.events.unregister(event, fn)
-            except ValueError:
-                pass
-        magics.close()
-    for kind in ("line", "cell"):
-        ipython.magics_manager.magics[kind].pop("phaya", None)
-    ipython.magics_manager.registry.pop("PhayaMagics", None)
+        limits = self._limits()
+        models = {name: (getattr(self, name), kind) for name, kind in MODEL_TRAITS.items()}
+        return config_text(self._session, limits, models, self.chat_model)
