@@ -1,9 +1,11 @@
 """Compare runs: the same prompts through several models, as one priced grid.
 
 Why a module of its own: a compare run is a plan (prompts × models × repeats, each
-cell validated and priced from the catalog before anything is sent), a run (every
-cell submitted through the client's one submit path, so the session budget and the
-job log see each job) and a result table (:class:`Comparison`: a DataFrame, an
+cell validated and priced from the catalog before anything is sent), a money check of
+the whole grid by the client's ledger before its first job (:func:`check_money`, also
+used by the compare grid widget and ``%phaya compare``), a run (every cell submitted
+through the client's one submit path, so the session budget and the job log see each
+job) and a result table (:class:`Comparison`: a DataFrame, an
 HTML table with small thumbnails in which every piece of text is escaped, and
 CSV / Parquet export).
 """
@@ -22,7 +24,7 @@ from urllib.parse import quote
 
 from . import catalog
 from .core.errors import InvalidParams, JobFailed, JobTimeout, PhayaError
-from .core.money import batch_line
+from .core.money import Ledger, batch_line
 from .display import esc as _esc
 from .display import thumbnail_data_uri
 
@@ -155,9 +157,13 @@ def price_line(cells: Sequence[Cell]) -> str:
     return batch_line(_what(cells), len(cells), total(cells))
 
 
-def check_money(client: AsyncPhaya, cells: Sequence[Cell], confirm: bool) -> None:
-    """The whole grid against the client's ledger (max_credits, daily cap, confirm) before anything starts."""
-    client.ledger.check_batch(total(cells), jobs=len(cells), confirmed=confirm, what=_what(cells))
+def check_money(client: AsyncPhaya | Ledger, cells: Sequence[Cell], confirm: bool, *,
+                confirm_hint: str = "pass confirm=True to run it") -> None:
+    """The whole grid against the client's ledger (max_credits, daily cap, confirm) before anything
+    starts: ``Session.compare``, the compare grid widget and ``%phaya compare`` refuse in these words."""
+    ledger = client if isinstance(client, Ledger) else client.ledger
+    ledger.check_batch(total(cells), jobs=len(cells), confirmed=confirm, what=_what(cells),
+                       confirm_hint=confirm_hint)
 
 
 async def _run_cell(client: AsyncPhaya, cell: Cell, tags: tuple[str, ...], timeout: float | None) -> None:
