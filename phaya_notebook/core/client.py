@@ -10,6 +10,10 @@ malformed JSON. A create POST is retried only when it surely did not reach the s
 
 The key lives in a :class:`_Secret` and is sent only in the Authorization header to
 the API's own host; reprs, errors and our logs show at most its last four characters.
+
+Money: every credit rule (confirm threshold, ``max_credits``, daily cap, balance check,
+settle and refund, batch checks, observed prices) is the ledger's, ``client.ledger``
+(``core/money.py``); the client asks it before each create and call.
 """
 
 from __future__ import annotations
