@@ -54,7 +54,7 @@ BUGS = [
         "phaya_notebook/core/money.py",
         "        if left is not None and self.max_credits is not None and total > left + EPS:\n",
         "        if False:  # the bug\n",
-        ["tests/test_compare.py", "tests/widgets/test_compare_budget.py"]),
+        ["tests/core/test_ledger.py", "tests/test_compare.py", "tests/widgets/test_compare_budget.py"]),
     Bug("chat box Send button stays disabled forever (busy flag never cleared)",
         "phaya_notebook/widgets/chat.py",
         "        finally:\n            self._busy = False\n            self._input_changed()",
