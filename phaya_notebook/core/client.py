@@ -13,6 +13,10 @@ and report a :class:`ChatEvent`.
 The key lives in a :class:`~phaya_notebook.core.secret.Secret`: the request loop sends it
 only in the Authorization header to the API's own host; reprs, errors and our logs show
 at most its last four characters.
+
+Money: every credit rule (confirm threshold, ``max_credits``, daily cap, balance check,
+settle and refund, batch checks, observed prices) is the ledger's, ``client.ledger``
+(``core/money.py``); the client asks it before each create and call.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ import asyncio
 import hashlib
 import logging
 import os
-import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
@@ -47,9 +50,6 @@ from .create import JobRequests
 from .daily import DailyCap
 from .errors import (
     AuthenticationError,
-    BudgetExceeded,
-    ConfirmationRequired,
-    InsufficientCredits,
     InvalidParams,
     PhayaError,
 )
@@ -58,7 +58,8 @@ from .http import RequestLoop
 from .jobs import Job, JobBackend, JobRegistry, Result
 from .local_media import split_local, substitute
 from .media import MediaCache
-from .observed import ObservedPrices, credible_charge
+from .money import Ledger, Reservation
+from .observed import ObservedPrices
 from .results import Results
 from .scheduler import PollScheduler, scheduler_for
 from .secret import Secret
@@ -111,29 +112,16 @@ class AsyncPhaya:
         self.scheduler: PollScheduler = scheduler_for(self.budget)
         self.cache = MediaCache(cache_dir)
         self.download = download
-        self.max_credits = max_credits
-        #: the key's daily spend cap shared with every process using the key (set by a Session)
-        self.daily_cap: DailyCap | None = None
-        self.confirm_above = confirm_above
+        #: every credit rule: confirm threshold, max_credits, daily cap, balance, observed prices
+        self.ledger = Ledger(max_credits=max_credits, confirm_above=confirm_above, read_balance=self.credits,
+                             reuse_for=lambda: 2.0 / self.time_scale)
         #: every job this client made or re-attached, by (service, id)
         self.registry = JobRegistry()
-        self._jobs = self.registry  # session.py still reads this name
-        self._money = threading.Lock()
-        self._committed = 0.0     # estimates of jobs created or being created (minus releases)
-        self._inflight: dict[str, int] = {}
-        self._balance_cache: tuple[float, float, float] | None = None
-        #: (loop, task) of the balance read before this client's first job: a burst of
-        #: submits shares it instead of spending one request each
-        self._first_reading: tuple[asyncio.AbstractEventLoop, asyncio.Task[float]] | None = None
-        #: last real charges per service and price basis: estimates use the higher (observed.py)
-        self.observed = ObservedPrices()
-        #: balance readings and money spans, to attribute charges nothing else names (attribution.py)
-        self.timeline = MoneyTimeline()
         # the collaborators a Job talks to (jobs.JobBackend), each a public attribute
         self.events = Events(on_job_end=lambda job: self.timeline.close(job.id))
         self.results = Results(self.http, self)
         self.job_requests = JobRequests(self.http, self.scheduler, self.registry, self, self.stats)
-        self.backend = JobBackend(self.job_requests, self.scheduler, self.results, _LedgerPath(self),
+        self.backend = JobBackend(self.job_requests, self.scheduler, self.results, self.ledger,
                                   self.events, self)
 
     def __repr__(self) -> str:
@@ -193,32 +181,6 @@ class AsyncPhaya:
         data = await self.http.get("/user/credits/history", params={"limit": limit})
         return _listing(data, "transactions", "history", "data")
 
-    async def _balance_for(self, own: float) -> float:
-        """The balance left for a job about to be created (one request serves a burst of submits).
-
-        A balance read a moment ago is reused, minus every job reserved since (the one that
-        read it included), so a burst of expensive submits needs one ``/user/credits``.
-        """
-        now = time.monotonic()
-        cached = self._balance_cache
-        if cached is None or now - cached[0] > 2.0 / self.time_scale:
-            before = self.committed_credits - own
-            balance = await self.credits()
-            self._balance_cache = (time.monotonic(), balance, before)
-            return balance
-        _, balance, before = cached
-        return balance - max(0.0, self.committed_credits - own - before)
-
-    async def _reading_before_first_job(self) -> None:
-        """The balance before this client's first job, read once for a whole burst of submits."""
-        loop = asyncio.get_running_loop()
-        pending = self._first_reading
-        if pending is None or pending[0] is not loop or (
-                pending[1].done() and (pending[1].cancelled() or pending[1].exception() is not None)):
-            pending = (loop, loop.create_task(self.credits()))
-            self._first_reading = pending
-        await asyncio.shield(pending[1])
-
     async def _learn_sandbox_speed(self) -> None:
         """A local sandbox we were not told about may say how fast it runs (``/_sandbox/health``).
 
@@ -269,100 +231,69 @@ class AsyncPhaya:
         return self._price(svc, self._validate(svc, split_local(svc, params)[0]))
 
     def _price(self, svc: catalog.Service, body: Mapping[str, Any]) -> catalog.Estimate:
-        return self.observed.price(svc, catalog.estimate(svc, body))
+        return self.ledger.price(svc, catalog.estimate(svc, body))
+
+    # The money settings live in the ledger (core/money.py); these read and write through it.
+
+    @property
+    def max_credits(self) -> float | None:
+        """Credits this client's jobs and calls may commit (None: no limit)."""
+        return self.ledger.max_credits
+
+    @max_credits.setter
+    def max_credits(self, value: float | None) -> None:
+        self.ledger.max_credits = value
+
+    @property
+    def confirm_above(self) -> float:
+        """A job (or a batch) priced above this many credits needs ``confirm=True``."""
+        return self.ledger.confirm_above
+
+    @confirm_above.setter
+    def confirm_above(self, value: float) -> None:
+        self.ledger.confirm_above = value
+
+    @property
+    def daily_cap(self) -> DailyCap | None:
+        """The key's daily spend cap, shared with every process using the key (a Session sets it)."""
+        return self.ledger.daily_cap
+
+    @daily_cap.setter
+    def daily_cap(self, value: DailyCap | None) -> None:
+        self.ledger.daily_cap = value
+
+    @property
+    def observed(self) -> ObservedPrices:
+        """Last real charges per service and price basis: estimates use the higher (observed.py)."""
+        return self.ledger.observed
+
+    @observed.setter
+    def observed(self, value: ObservedPrices) -> None:
+        self.ledger.observed = value
+
+    @property
+    def timeline(self) -> MoneyTimeline:
+        """Balance readings and money spans, to attribute charges nothing else names (attribution.py)."""
+        return self.ledger.timeline
+
+    @timeline.setter
+    def timeline(self, value: MoneyTimeline) -> None:
+        self.ledger.timeline = value
 
     def settle_charge(self, service: str, job_id: str, net: float) -> None:
         """A job's real net charge became known (credits history or balance): its reservation
-        against ``max_credits`` becomes exactly that, up or down."""
-        job = self._jobs.get((self._service(service).name, job_id))
-        if job is None or not job.done:
-            return
-        with self._money:
-            reserved = getattr(job, "_reserved", 0.0)
-            self._committed = max(0.0, self._committed + float(net) - reserved)
-            job._reserved = float(net)  # type: ignore[attr-defined]
-        if self.daily_cap is not None:  # the key's daily cap counts the real charge too
-            self._daily_call(self.daily_cap.settle_job, job.id, float(net), False)
-        if job.status == "completed":  # what the user sees (result.credits) is the real charge too
-            job.charged = float(net)
-            if job.result is not None:
-                job.result.credits = float(net)
+        against ``max_credits`` becomes exactly that, up or down (``Ledger.settle_charge``)."""
+        job = self.registry.find(self._service(service).name, job_id)
+        if job is not None:
+            self.ledger.settle_charge(job, net)
 
     @property
     def committed_credits(self) -> float:
         """Estimated credits of jobs this client created (or is creating), minus refunds, plus chat calls."""
-        with self._money:
-            return self._committed
+        return self.ledger.committed
 
-    def _reserve(self, credits: float, what: str = "job") -> None:
-        with self._money:
-            if self.max_credits is not None and self._committed + credits > self.max_credits + 1e-9:
-                left = max(0.0, self.max_credits - self._committed)
-                amount = f"~{credits:g}" if what == "job" else f"up to {credits:g}"
-                raise BudgetExceeded(
-                    f"this {what} ({amount} credits) would exceed the session budget max_credits="
-                    f"{self.max_credits:g} ({left:g} left)"
-                    + ("; a smaller max_tokens lowers that" if what == "chat call" else ""),
-                    estimate=credits, remaining=left)
-            self._committed += credits
-
-    def _unreserve(self, credits: float) -> None:
-        with self._money:
-            self._committed = max(0.0, self._committed - credits)
-
-    def _settle(self, job: Job) -> None:
-        """A completed job: its reservation becomes what the server says it charged —
-        unless that is not credible (``credits_used: 0`` for a priced job, as the live API
-        answers): then it stays reserved until the real charge is known (``settle_charge``)."""
-        reserved = getattr(job, "_reserved", 0.0)
-        charged = credible_charge(job.estimate.credits, job.charged)
-        if charged is not None and reserved and charged < reserved:
-            self._unreserve(reserved - charged)
-            job._reserved = charged  # type: ignore[attr-defined]
-        cap_res = getattr(job, "_cap_res", None)
-        if self.daily_cap is not None and charged is not None:  # else: reserved until settle_charge
-            if cap_res is not None:
-                self._daily_call(self.daily_cap.settle, cap_res, charged, job.id)
-            elif job.estimate.basis == "resumed":  # reserved by an earlier process
-                self._daily_call(self.daily_cap.settle_job, job.id, charged)
-
-    def _release(self, job: Job) -> None:
-        amount = getattr(job, "_reserved", 0.0)
-        job._reserved = 0.0  # type: ignore[attr-defined]
-        if amount:
-            self._unreserve(amount)
-        cap_res = getattr(job, "_cap_res", None)
-        if cap_res is None and self.daily_cap is not None and job.estimate.basis == "resumed":
-            self._daily_call(self.daily_cap.settle_job, job.id, None)
-        self._release_daily(cap_res)
-        job._cap_res = None  # type: ignore[attr-defined]
-
-    def _reserve_call(self, ceiling: float, what: str) -> int | None:
-        """A chat or embedding call: its ceiling from the session budget, then from the daily cap."""
-        self._reserve(ceiling, what)
-        try:
-            return self._reserve_daily(ceiling, what)
-        except BaseException:
-            self._unreserve(ceiling)
-            raise
-
-    def _reserve_daily(self, credits: float, what: str = "job") -> int | None:
-        """Reserve from the key's daily cap (every process on the key); BudgetExceeded past it."""
-        if self.daily_cap is None:
-            return None
-        return self.daily_cap.reserve(credits, what)
-
-    def _release_daily(self, reservation: int | None) -> None:
-        if reservation is not None and self.daily_cap is not None:
-            self._daily_call(self.daily_cap.release, reservation)
-
-    def _daily_call(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Settle or release in the shared store; a failure leaves the reservation (never under-counts)."""
-        try:
-            fn(*args)
-        except Exception as exc:
-            log.error("daily cap: could not update the shared reservation (%s: %s); it stays reserved",
-                      type(exc).__name__, exc)
+    def _reserve_call(self, ceiling: float, what: str) -> Reservation:
+        return self.ledger.reserve(ceiling, what)
 
     # ------------------------------------------------------------- jobs
 
@@ -378,30 +309,18 @@ class AsyncPhaya:
         params, local = split_local(svc, params)
         body = self._validate(svc, params)
         est = self._price(svc, body)
-        if est.credits > self.confirm_above and not confirm:
-            raise ConfirmationRequired(
-                f"{svc.name} costs about {catalog.credits_text(est.credits)} ({est.basis}), above confirm_above="
-                f"{self.confirm_above:g}: pass confirm=True to run it", estimate=est)
+        self.ledger.check_confirm(svc.name, est, confirm)
         await self._learn_sandbox_speed()
-        self._reserve(est.credits)
-        cap_res: int | None = None
+        held = self.ledger.reserve(est.credits)
         try:
-            cap_res = self._reserve_daily(est.credits)
-            if est.credits >= self.confirm_above:
-                balance = await self._balance_for(est.credits)
-                if balance < est.credits:
-                    raise InsufficientCredits(
-                        f"{svc.name} needs about {catalog.credits_text(est.credits)}; the balance is {balance:g}",
-                        needed=est.credits, balance=balance)
+            await self.ledger.check_balance(svc.name, est.credits)
             if local:
                 body = substitute(body, await self.results.upload_all(local))
-            if self.timeline.enabled and not self.timeline.has_reading_before(time.time()):
-                await self._reading_before_first_job()
+            await self.ledger.read_before_first_job()
             sent = time.time()
             job_id, data = await self.job_requests.create(svc, body)
         except BaseException:
-            self._unreserve(est.credits)
-            self._release_daily(cap_res)
+            self.ledger.cancel(held)
             raise
         self.timeline.open(job_id, sent)
         charged = data.get("credits_used", data.get("credits_charged"))
@@ -412,10 +331,7 @@ class AsyncPhaya:
             status = None
         job = Job(self.backend, svc, job_id, body, est, tags=tuple(tags),
                   charged=float(charged) if isinstance(charged, (int, float)) else None, raw_status=status)
-        job._reserved = est.credits  # type: ignore[attr-defined]
-        job._cap_res = cap_res  # type: ignore[attr-defined]
-        if cap_res is not None and self.daily_cap is not None:
-            self._daily_call(self.daily_cap.attach, cap_res, job_id)
+        self.ledger.attach(job, held)
         job.watched = watch
         self.registry.add(job)
         self.events.emit("created", job)
@@ -436,7 +352,6 @@ class AsyncPhaya:
         job = self.registry.find(svc.name, job_id)
         if job is None:
             job = Job(self.backend, svc, job_id, {}, catalog.Estimate(svc.min_price, False, "resumed"))
-            job._reserved = 0.0  # type: ignore[attr-defined]
             self.registry.add(job)
             await job.refresh()
             created = epoch(job.fields.get("created_at"))
@@ -528,12 +443,9 @@ class AsyncPhaya:
         try:
             emb = await chat_api.request_embeddings(self.http, body)
         except BaseException:  # as for chat: a call that failed before answering keeps nothing
-            self._unreserve(ceiling)
-            self._release_daily(cap_res)
+            self.ledger.cancel(cap_res)
             raise
-        self._unreserve(ceiling - emb.credits)  # settle at the price, even above the ceiling
-        if cap_res is not None and self.daily_cap is not None:
-            self._daily_call(self.daily_cap.settle, cap_res, emb.credits)
+        self.ledger.end_call(cap_res, emb.credits, reached=True)  # at the price, even above the ceiling
         self.timeline.call(started, time.time(), emb.credits, kind="embedding")
         return emb
 
@@ -573,23 +485,17 @@ class AsyncPhaya:
 
     def _emit_chat(self, body: dict[str, Any], model: str | None, usage: dict[str, Any] | None,
                    credits: float | None, streamed: bool, started: float, error: str | None,
-                   cap_res: int | None = None) -> None:
+                   cap_res: Reservation | None = None) -> None:
         """Report a finished chat call and turn its reservation into what it cost.
 
         A priced reply keeps its credits; a call that failed before any answer keeps
         nothing; one cut off mid-answer keeps its ceiling (the server may have charged).
         """
-        ceiling = chat_ceiling(body)
         now = time.time()
         if credits is not None or model is not None:  # it reached the server
             self.timeline.call(now - (time.monotonic() - started), now, credits)
-        if credits is not None:
-            self._unreserve(ceiling - float(credits))  # settle at the price, even above the ceiling
-            if cap_res is not None and self.daily_cap is not None:
-                self._daily_call(self.daily_cap.settle, cap_res, float(credits))
-        elif error is not None and model is None:
-            self._unreserve(ceiling)
-            self._release_daily(cap_res)
+        self.ledger.end_call(cap_res or Reservation(chat_ceiling(body)), credits,
+                             reached=error is None or model is not None)
         self.events.chat(body, model, usage, credits, streamed, started, error)
 
     async def aclose(self) -> None:
@@ -604,15 +510,3 @@ class AsyncPhaya:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-
-class _LedgerPath:
-    """The client's credit rules as a Job's ledger (``jobs.JobLedger``; until core/money.py)."""
-
-    def __init__(self, client: AsyncPhaya):
-        self._client = client
-
-    def settle(self, job: Job) -> None:
-        self._client._settle(job)
-
-    def release(self, job: Job) -> None:
-        self._client._release(job)
