@@ -27,24 +27,19 @@ import logging
 import os
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
-from contextlib import aclosing
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from .. import catalog
-from . import chat as chat_api
 from .attribution import MoneyTimeline
 from .budget import RequestBudget, budget_for, key_id
+from .calls import ChatCalls
 from .chat import (
     ChatChunk,
     ChatReply,
     Embeddings,
-    chat_body,
-    chat_ceiling,
-    embedding_ceiling,
-    stream_credits,
 )
 from .create import JobRequests
 from .daily import DailyCap
@@ -54,11 +49,12 @@ from .errors import (
     PhayaError,
 )
 from .events import ClientEvent, Events, Listener
+from .forward import Forward
 from .http import RequestLoop
 from .jobs import Job, JobBackend, JobRegistry, Result
 from .local_media import split_local, substitute
 from .media import MediaCache
-from .money import Ledger, Reservation
+from .money import Ledger
 from .observed import ObservedPrices
 from .results import Results
 from .scheduler import PollScheduler, scheduler_for
@@ -78,6 +74,16 @@ class AsyncPhaya:
     and expected durations; ``job_speed`` divides expected durations only (a sandbox's
     ``speed``). Both are picked up automatically for the embedded sandbox.
     """
+
+    # settings kept by the collaborator that uses them (core/forward.py), read and written here
+    time_scale = Forward[float]("http", "How much faster than real time the server runs (1 unless a sandbox).")
+    max_retries = Forward[int]("http", "How often a failed request is retried (the policy: core/http.py).")
+    http_timeout = Forward[float]("http", "Seconds to wait for an answer.", attr="timeout", read_only=True)
+    max_credits = Forward[float | None]("ledger", "Credits this client's jobs and calls may commit (None: no limit).")
+    confirm_above = Forward[float]("ledger", "A job (or a batch) priced above this many credits needs confirm=True.")
+    daily_cap = Forward[DailyCap | None]("ledger", "The key's daily spend cap, shared by every process (a Session).")
+    observed = Forward[ObservedPrices]("ledger", "Last real charges per service and price basis (observed.py).")
+    timeline = Forward[MoneyTimeline]("ledger", "Balance readings and money spans (attribution.py).")
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
                  requests_per_minute: int = 60, cache_dir: str | os.PathLike[str] | None = None,
@@ -123,6 +129,7 @@ class AsyncPhaya:
         self.job_requests = JobRequests(self.http, self.scheduler, self.registry, self, self.stats)
         self.backend = JobBackend(self.job_requests, self.scheduler, self.results, self.ledger,
                                   self.events, self)
+        self.calls = ChatCalls(self.http, self.ledger, self.events)
 
     def __repr__(self) -> str:
         return (f"<AsyncPhaya {self.base_url} key={self._key!r} "
@@ -141,28 +148,6 @@ class AsyncPhaya:
     def shared_id(self) -> str:
         """This key's name in the shared window and daily cap (a hash of base URL and key)."""
         return key_id(self.base_url, self._key.get())
-
-    @property
-    def time_scale(self) -> float:
-        """How much faster than real time the server runs (a time-scaled sandbox; 1 otherwise)."""
-        return self.http.time_scale
-
-    @time_scale.setter
-    def time_scale(self, value: float) -> None:
-        self.http.time_scale = float(value)
-
-    @property
-    def max_retries(self) -> int:
-        """How often a failed request is retried (the policy: ``core/http.py``)."""
-        return self.http.max_retries
-
-    @max_retries.setter
-    def max_retries(self, value: int) -> None:
-        self.http.max_retries = int(value)
-
-    @property
-    def http_timeout(self) -> float:
-        return self.http.timeout
 
     # ------------------------------------------------------------- account
 
@@ -233,53 +218,6 @@ class AsyncPhaya:
     def _price(self, svc: catalog.Service, body: Mapping[str, Any]) -> catalog.Estimate:
         return self.ledger.price(svc, catalog.estimate(svc, body))
 
-    # The money settings live in the ledger (core/money.py); these read and write through it.
-
-    @property
-    def max_credits(self) -> float | None:
-        """Credits this client's jobs and calls may commit (None: no limit)."""
-        return self.ledger.max_credits
-
-    @max_credits.setter
-    def max_credits(self, value: float | None) -> None:
-        self.ledger.max_credits = value
-
-    @property
-    def confirm_above(self) -> float:
-        """A job (or a batch) priced above this many credits needs ``confirm=True``."""
-        return self.ledger.confirm_above
-
-    @confirm_above.setter
-    def confirm_above(self, value: float) -> None:
-        self.ledger.confirm_above = value
-
-    @property
-    def daily_cap(self) -> DailyCap | None:
-        """The key's daily spend cap, shared with every process using the key (a Session sets it)."""
-        return self.ledger.daily_cap
-
-    @daily_cap.setter
-    def daily_cap(self, value: DailyCap | None) -> None:
-        self.ledger.daily_cap = value
-
-    @property
-    def observed(self) -> ObservedPrices:
-        """Last real charges per service and price basis: estimates use the higher (observed.py)."""
-        return self.ledger.observed
-
-    @observed.setter
-    def observed(self, value: ObservedPrices) -> None:
-        self.ledger.observed = value
-
-    @property
-    def timeline(self) -> MoneyTimeline:
-        """Balance readings and money spans, to attribute charges nothing else names (attribution.py)."""
-        return self.ledger.timeline
-
-    @timeline.setter
-    def timeline(self, value: MoneyTimeline) -> None:
-        self.ledger.timeline = value
-
     def settle_charge(self, service: str, job_id: str, net: float) -> None:
         """A job's real net charge became known (credits history or balance): its reservation
         against ``max_credits`` becomes exactly that, up or down (``Ledger.settle_charge``)."""
@@ -291,9 +229,6 @@ class AsyncPhaya:
     def committed_credits(self) -> float:
         """Estimated credits of jobs this client created (or is creating), minus refunds, plus chat calls."""
         return self.ledger.committed
-
-    def _reserve_call(self, ceiling: float, what: str) -> Reservation:
-        return self.ledger.reserve(ceiling, what)
 
     # ------------------------------------------------------------- jobs
 
@@ -391,63 +326,20 @@ class AsyncPhaya:
 
     async def chat(self, messages: str | list[dict[str, Any]], *, model: str | None = None,
                    **kw: Any) -> ChatReply:
-        body = chat_body(messages, model, False, kw)
-        started = time.monotonic()
-        cap_res = self._reserve_call(chat_ceiling(body), "chat call")
-        try:
-            reply = await chat_api.ask(self.http, body)
-        except BaseException as exc:
-            self._emit_chat(body, None, None, None, False, started, chat_api.why(exc), cap_res)
-            raise
-        self._emit_chat(body, reply.model, reply.usage, reply.credits, False, started, None, cap_res)
-        return reply
+        return await self.calls.chat(messages, model, kw)
 
-    async def chat_stream(self, messages: str | list[dict[str, Any]], *, model: str | None = None,
-                          **kw: Any) -> AsyncGenerator[ChatChunk, None]:
+    def chat_stream(self, messages: str | list[dict[str, Any]], *, model: str | None = None,
+                    **kw: Any) -> AsyncGenerator[ChatChunk, None]:
         """Text deltas as they arrive, then one ``done`` chunk with usage and credits.
 
         An async generator holding an open response: consume it inside
         ``contextlib.aclosing(...)`` (as every layer here does) so that stopping early
         closes the connection at once instead of leaving it to the garbage collector.
         """
-        body = chat_body(messages, model, True, kw)
-        started = time.monotonic()
-        cap_res = self._reserve_call(chat_ceiling(body), "chat call")
-        emitted = False
-        seen_model: str | None = None
-        try:
-            async with aclosing(chat_api.stream(self.http, body)) as chunks:
-                async for chunk in chunks:
-                    seen_model = chunk.model or seen_model
-                    if chunk.done and not emitted:  # the call is complete: report it now
-                        emitted = True
-                        usage = chunk.usage or {}
-                        self._emit_chat(body, seen_model, usage,
-                                        stream_credits(seen_model or body.get("model"), usage, chunk.credits),
-                                        True, started, None, cap_res)
-                    yield chunk
-        except GeneratorExit:  # the consumer stopped before the final usage chunk
-            if not emitted:
-                self._emit_chat(body, seen_model, None, None, True, started, "closed early", cap_res)
-            raise
-        except BaseException as exc:
-            if not emitted:
-                self._emit_chat(body, seen_model, None, None, True, started, chat_api.why(exc), cap_res)
-            raise
+        return self.calls.stream(messages, model, kw)
 
     async def embed(self, input: str | list[str], *, model: str | None = None) -> Embeddings:
-        body = chat_api.embed_body(input, model)
-        ceiling = embedding_ceiling(input, body["model"])
-        cap_res = self._reserve_call(ceiling, "embedding call")
-        started = time.time()
-        try:
-            emb = await chat_api.request_embeddings(self.http, body)
-        except BaseException:  # as for chat: a call that failed before answering keeps nothing
-            self.ledger.cancel(cap_res)
-            raise
-        self.ledger.end_call(cap_res, emb.credits, reached=True)  # at the price, even above the ceiling
-        self.timeline.call(started, time.time(), emb.credits, kind="embedding")
-        return emb
+        return await self.calls.embed(input, model)
 
     async def voices(self) -> list[dict[str, Any]]:
         return _listing(await self.http.get("/text-to-speech/voices", auth=False), "voices")
@@ -482,21 +374,6 @@ class AsyncPhaya:
 
     def remove_listener(self, fn: Listener) -> None:
         self.events.remove(fn)
-
-    def _emit_chat(self, body: dict[str, Any], model: str | None, usage: dict[str, Any] | None,
-                   credits: float | None, streamed: bool, started: float, error: str | None,
-                   cap_res: Reservation | None = None) -> None:
-        """Report a finished chat call and turn its reservation into what it cost.
-
-        A priced reply keeps its credits; a call that failed before any answer keeps
-        nothing; one cut off mid-answer keeps its ceiling (the server may have charged).
-        """
-        now = time.time()
-        if credits is not None or model is not None:  # it reached the server
-            self.timeline.call(now - (time.monotonic() - started), now, credits)
-        self.ledger.end_call(cap_res or Reservation(chat_ceiling(body)), credits,
-                             reached=error is None or model is not None)
-        self.events.chat(body, model, usage, credits, streamed, started, error)
 
     async def aclose(self) -> None:
         """Stop polling on this loop (jobs stay resumable) and close its connections."""
