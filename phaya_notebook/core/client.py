@@ -1,22 +1,17 @@
-"""AsyncPhaya: the one client for the whole contract, wiring catalog, ledger, jobs and requests.
+"""AsyncPhaya: configuration and the public methods, wiring the collaborators that do the work.
 
-Public methods validate and price first (the catalog), guard money, then send through
-``self.http``, the one :class:`~phaya_notebook.core.http.RequestLoop`: a budget slot per
-attempt, Retry-After, backoff, one error mapping, and a POST that may have reached the
-server surfacing as ambiguous — never resent blindly (its retry policy is documented in
-one place, ``RequestLoop``'s docstring). After an ambiguous create the job is reconciled
-(``create.py``: looked up in the service's history, or in the credits ledger) or the
-caller gets :class:`AmbiguousCreate` — never a second charge. Chat and embedding requests
-and their parsing live in ``chat.py``; here they only take and settle their reservation
-and report a :class:`ChatEvent`.
+A job's life is read from ``jobs.py`` down; this module only builds what a Job talks to
+(``client.backend``): ``job_requests`` (``create.py``: create, reconcile, status, cancel),
+``scheduler``, ``results`` (``results.py``: downloads into the media cache, uploads),
+``ledger`` (``money.py``: every credit rule) and ``events`` (``events.py``: the listeners).
+Every request goes through ``client.http``, the one :class:`~.http.RequestLoop` (its retry
+policy: one docstring there); chat and embedding calls are ``client.calls`` (``calls.py``).
+Public methods validate and price first (the catalog), ask the ledger, then send: a create
+that may have reached the server is reconciled, never resent blindly.
 
-The key lives in a :class:`~phaya_notebook.core.secret.Secret`: the request loop sends it
-only in the Authorization header to the API's own host; reprs, errors and our logs show
-at most its last four characters.
-
-Money: every credit rule (confirm threshold, ``max_credits``, daily cap, balance check,
-settle and refund, batch checks, observed prices) is the ledger's, ``client.ledger``
-(``core/money.py``); the client asks it before each create and call.
+The key lives in a :class:`~.secret.Secret`: the request loop sends it only in the
+Authorization header to the API's own host; reprs, errors and logs show at most its last
+four characters.
 """
 
 from __future__ import annotations

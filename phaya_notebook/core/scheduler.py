@@ -25,7 +25,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from .. import catalog
@@ -59,7 +59,7 @@ class PollState:
     speed_unknown: bool = False  # a local sandbox that did not say its speed: look early
     polls: int = 0
     late_polls: int = 0  # polls after the typical duration (they set the back-off)
-    last_poll: float = field(default=0.0)
+    last_poll: float = 0.0  # monotonic; 0.0 (never polled) reads as ``created``
     predicted_end: float | None = None  # from the server's progress hint, when it gives one
 
     def __post_init__(self) -> None:
