@@ -41,7 +41,7 @@ BUGS = [
         "phaya_notebook/core/client.py",
         ("        await self._learn_sandbox_speed()\n        held = self.ledger.reserve(est.credits)\n        try:\n",
          "        except BaseException:\n            self.ledger.cancel(held)\n            raise\n"),
-        ("        await self._learn_sandbox_speed()\n        held = Reservation(0.0)\n        try:\n",
+        ("        await self._learn_sandbox_speed()\n        held = self.ledger.reserve(0.0)\n        try:\n",
          "        except BaseException:\n            self.ledger.cancel(held)\n            raise\n"
          "        held = self.ledger.reserve(est.credits)  # the bug: after the create\n"),
         ["tests/core/test_faults.py"]),
