@@ -5,7 +5,7 @@ and announces it (``created`` event: the job log records the id before any poll)
 one background task per job (:meth:`Job.start`) asks the scheduler when to poll
 (``scheduler.py``, reading the job's :class:`PollState`), polls the status, and on a
 terminal answer finishes: the result's files are downloaded (``results.py``), the credits
-settled or released (the ledger) and the end announced (``events.py``: the job log).
+settled or released (``money.py``, the ledger) and the end announced (``events.py``: the job log).
 
 A Job talks to its client only through :class:`JobBackend`, a small set of public
 collaborators the client wires (like replicate's ``Prediction`` calling
