@@ -68,11 +68,11 @@ def test_resume_collects_a_result_whose_downloads_failed_in_an_earlier_session(f
                                                                                capsys: pytest.CaptureFixture[str],
                                                                                monkeypatch: pytest.MonkeyPatch
                                                                                ) -> None:
-    import phaya_notebook.session
+    import phaya_notebook.session.downloads
 
     sb = fresh_sandbox
     log_path = tmp_path / "jobs.sqlite3"
-    monkeypatch.setattr(phaya_notebook.session, "DOWNLOAD_RETRY_SECONDS", (3600.0,))  # the kernel dies first
+    monkeypatch.setattr(phaya_notebook.session.downloads, "DOWNLOAD_RETRY_SECONDS", (3600.0,))  # the kernel dies first
     with Session(sb.api_key, sb.base_url, log_path=log_path, cache_dir=tmp_path / "media") as s:
         _storage_fails(sb, 4)  # the first pass: one try and three quick retries
         result = s.generate("text-to-image", prompt="a paid picture")

@@ -33,8 +33,6 @@ from ..catalog import Estimate, ParamError, ParamProblem
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
 
-    from .jobs import Job
-
 __all__ = [
     "AmbiguousCreate",
     "AuthenticationError",
@@ -270,10 +268,10 @@ class JobFailed(PhayaError):
         money = "its credits were refunded" if self.refunded else "phaya.jobs() shows what it was charged"
         return f"{money}; try another prompt or model"
 
-    def __init__(self, message: str, *, job: Job | None = None, error: str | None = None,
+    def __init__(self, message: str, *, job: Any = None, error: str | None = None,
                  refunded: bool = False):
         super().__init__(message)
-        self.job = job
+        self.job = job  # the core.jobs.Job (typed Any: errors.py sits below jobs.py)
         self.error = error
         self.refunded = refunded
 
@@ -283,9 +281,9 @@ class JobTimeout(PhayaError):
 
     hint = "the job keeps running on the server: phaya.resume() collects it later"
 
-    def __init__(self, message: str, *, job: Job | None = None):
+    def __init__(self, message: str, *, job: Any = None):
         super().__init__(message)
-        self.job = job
+        self.job = job  # the core.jobs.Job (typed Any: errors.py sits below jobs.py)
 
 
 class ConfirmationRequired(PhayaError):

@@ -41,17 +41,10 @@ def aio_of(client: Any) -> Any:
 
 
 def budget_left(aio: Any) -> float | None:
-    """Credits the session budget (``max_credits``) still allows, None when unlimited."""
-    cap = getattr(aio, "max_credits", None)
-    if cap is None:
-        return None
-    for name in ("committed_credits", "spent"):
-        v = getattr(aio, name, None)
-        if callable(v):
-            v = v()
-        if isinstance(v, (int, float)):
-            return max(0.0, float(cap) - float(v))
-    return float(cap)
+    """Credits the session budget (``max_credits``) still allows, None when unlimited: the client's
+    ``Ledger.budget_left`` (one place says what is left)."""
+    ledger = getattr(aio, "ledger", None)
+    return None if ledger is None else ledger.budget_left
 
 
 def daily_left(aio: Any) -> float | None:
