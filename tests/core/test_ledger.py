@@ -133,3 +133,26 @@ def test_settle_charge_makes_the_reservation_the_real_charge() -> None:
     assert led.committed == 12.0 and led.reserved(job) == 12.0 and job.charged == 12.0
     led.settle_charge(job, 5.0)
     assert led.committed == 5.0 and led.reserved(job) == 5.0
+
+
+def test_a_reservation_follows_its_job_object_and_leaves_with_it() -> None:
+    import gc
+    from dataclasses import dataclass
+
+    @dataclass
+    class DataJob:  # a dataclass is unhashable: the ledger keys by identity, not by equality
+        id: str
+        done: bool = True
+        status: str = "cancelled"
+
+    led = Ledger()
+    led.reserve(2.0)
+    job: Any = DataJob("j1")
+    led.attach(job, Reservation(2.0))
+    assert led.reserved(job) == 2.0 and led.reserved(DataJob("j1")) == 0.0  # an equal twin holds nothing
+    led.release(job)
+    assert led.committed == 0.0 and led.reserved(job) == 0.0
+    led.attach(job, Reservation(1.0))
+    del job
+    gc.collect()
+    assert led._held == {}  # gone with its job: a long session does not grow the ledger
