@@ -24,7 +24,8 @@ things with the same words:
   price and the last real charge for the same parameters (:meth:`Ledger.price`).
 
 The ledger sends no request of its own: the client gives it the one call that reads the
-balance. Reservations are kept here, keyed by the job (weakly), not written on the Job.
+balance. Reservations are kept here, keyed by the job's identity and dropped with the job
+(``weakref.finalize``), never written on the Job.
 """
 
 from __future__ import annotations
@@ -91,9 +92,11 @@ class Ledger:
         self.timeline = MoneyTimeline()
         self._read_balance = read_balance
         self._reuse_for = reuse_for
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a job's finalizer may run inside (GC)
         self._committed = 0.0  # estimates of jobs created or being created (minus releases)
-        self._held: weakref.WeakKeyDictionary[Any, Reservation] = weakref.WeakKeyDictionary()
+        #: id(job) -> what it holds; an entry leaves with its job (weakref.finalize), so a Job
+        #: needs to be weak-referenceable, not hashable
+        self._held: dict[int, Reservation] = {}
         #: (when, balance, committed by others then): one reading serves a burst of submits
         self._balance_cache: tuple[float, float, float] | None = None
         #: (loop, task) of the balance read before the first job, shared by a burst of submits
@@ -205,7 +208,7 @@ class Ledger:
     def attach(self, job: Any, res: Reservation) -> None:
         """The job exists on the server: its reservation follows it (and the daily cap's row names it)."""
         with self._lock:
-            self._held[job] = res
+            self._hold(job, res)
         if res.daily is not None and self.daily_cap is not None:
             self._daily(self.daily_cap.attach, res.daily, job.id)
 
@@ -216,10 +219,18 @@ class Ledger:
 
     def _reservation(self, job: Any) -> Reservation | None:
         with self._lock:
-            try:
-                return self._held.get(job)
-            except TypeError:  # not weak-referenceable: it never held anything here
-                return None
+            return self._held.get(id(job))
+
+    def _hold(self, job: Any, res: Reservation) -> None:
+        """Keep ``res`` for ``job`` until the job is gone (the caller holds the lock)."""
+        key = id(job)
+        if key not in self._held:
+            weakref.finalize(job, self._forget, key)
+        self._held[key] = res
+
+    def _forget(self, key: int) -> None:
+        with self._lock:
+            self._held.pop(key, None)
 
     def settle(self, job: Any) -> None:
         """A completed job: its reservation becomes what the server says it charged — unless
@@ -232,7 +243,7 @@ class Ledger:
         if charged is not None and res.credits and charged < res.credits:
             with self._lock:
                 self._committed = max(0.0, self._committed - (res.credits - charged))
-                self._held[job] = Reservation(charged, res.daily)
+                self._hold(job, Reservation(charged, res.daily))
         if self.daily_cap is not None and charged is not None:  # else: reserved until settle_charge
             if res.daily is not None:
                 self._daily(self.daily_cap.settle, res.daily, charged, job.id)
@@ -242,10 +253,9 @@ class Ledger:
     def release(self, job: Any) -> None:
         """A refunded or cancelled job: its whole reservation comes back, once."""
         with self._lock:
-            try:
-                res = self._held.pop(job, None)
-            except TypeError:
-                res = None
+            res = self._held.get(id(job))
+            if res is not None:
+                self._held[id(job)] = Reservation(0.0)  # kept (with its finalizer): nothing held
             if res is not None and res.credits:
                 self._committed = max(0.0, self._committed - res.credits)
         if self.daily_cap is None:
@@ -261,9 +271,9 @@ class Ledger:
         if not job.done:
             return
         with self._lock:
-            res = self._held.get(job)
+            res = self._held.get(id(job))
             self._committed = max(0.0, self._committed + float(net) - (res.credits if res else 0.0))
-            self._held[job] = Reservation(float(net), res.daily if res else None)
+            self._hold(job, Reservation(float(net), res.daily if res else None))
         if self.daily_cap is not None:  # the key's daily cap counts the real charge too
             self._daily(self.daily_cap.settle_job, job.id, float(net), False)
         if job.status == "completed":  # result.credits shows the real charge too

@@ -15,6 +15,7 @@ import ipywidgets as w
 
 from .. import catalog
 from ..catalog import Estimate, ParamError, Service
+from ..core.errors import PhayaError
 from .confirm import ConfirmBar
 from .controls import ParamControls, model_options
 from .jobcard import JobCard
@@ -258,6 +259,12 @@ class Studio(w.VBox):
         confirm_above = getattr(self.aio, "confirm_above", None)
         n = self.n_takes
         total = round(est.credits * n, 6)
+        try:  # every take at once, before the first is sent: the ledger's batch rule
+            self.aio.ledger.check_batch(total, jobs=n, confirmed=True,
+                                        what=svc.name + (f" x{n}" if n > 1 else ""))
+        except PhayaError as exc:
+            self.show_error(exc)
+            return
         if confirm_above is not None and total > confirm_above:
             self._pending = (svc, params, est)
             what = f"{n} takes of {_e(svc.label)} cost" if n > 1 else f"{_e(svc.label)} costs"

@@ -71,6 +71,12 @@ BUGS = [
         "            check_money(self.aio, cells, confirm=True)\n",
         "            pass  # the bug: each job is checked alone, after the first ones were sent\n",
         ["tests/widgets/test_compare_budget.py"]),
+    Bug("studio takes skip the whole-batch check (widgets/studio.py)",
+        "phaya_notebook/widgets/studio.py",
+        "            self.aio.ledger.check_batch(total, jobs=n, confirmed=True,\n"
+        "                                        what=svc.name + (f\" x{n}\" if n > 1 else \"\"))\n",
+        "            pass  # the bug: each take is checked alone, after the first ones were sent\n",
+        ["tests/widgets/test_compare_budget.py"]),
     Bug("a batch over max_credits passes the ledger's whole-batch check (core/money.py)",
         "phaya_notebook/core/money.py",
         "        if left is not None and self.max_credits is not None and total > left + EPS:\n",

@@ -1,4 +1,4 @@
-"""The compare grid checks the whole grid with the ledger before its first request (issue 11).
+"""The compare grid (and the studio's takes) check the whole batch with the ledger before its first request.
 
 With ``max_credits=3`` a 2 prompts x 3 image models grid (9 credits) used to ask "Run 6 jobs
 for 9 credits in total?", run 2 jobs and fail 4 with BudgetExceeded. Now it is refused before
@@ -19,7 +19,7 @@ import pytest
 from phaya_notebook import catalog
 from phaya_notebook.core.errors import BudgetExceeded
 from phaya_notebook.session import Session
-from phaya_notebook.widgets import CompareGrid
+from phaya_notebook.widgets import CompareGrid, Studio
 
 from .test_studio import TIMEOUT, until
 
@@ -89,3 +89,22 @@ async def test_a_grid_that_fits_names_the_budget_left_and_runs(wsandbox: Any, ca
     g.start_button.click()  # the same grid again no longer fits: refused, nothing more sent
     assert "more than the 0.5 credits left of max_credits=3" in g.error.value
     assert g.confirm_box.layout.display != "flex" and _creates(wsandbox) == creates + 2
+
+
+async def test_studio_takes_over_max_credits_are_refused_before_any_request(wsandbox: Any,
+                                                                            capped: Session) -> None:
+    creates = _creates(wsandbox)
+    st = Studio(capped, tick=0.05)  # it reads the balance on its own: count the creates
+    st.prompt.value = "a lighthouse"
+    st.takes.value = 4  # 4 x 1 credit with 3 left: not 3 jobs and a failure, but nothing at all
+    st.generate.click()
+    await asyncio.sleep(0.3)
+    assert _creates(wsandbox) == creates and st.cards == [] and capped.aio.jobs == []
+    assert "BudgetExceeded" in st.error.value
+    assert "text-to-image x4 = 4 jobs, 4 credits in total, more than the 3 credits left of max_credits=3" \
+        in st.error.value
+    st.takes.value = 3
+    st.generate.click()
+    await until(lambda: len(st.cards) == 3)
+    await st.wait(TIMEOUT)
+    assert st.error.value == "" and capped.budget_left == 0.0
