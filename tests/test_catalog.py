@@ -133,3 +133,50 @@ def test_status_normalisation() -> None:
 def test_timeouts_follow_the_contract() -> None:
     assert c.resolve_service("text-to-image").timeout_seconds == 600
     assert c.resolve_service("veo31-video").timeout_seconds > 600
+
+
+#: Every public name of the single-module catalog.py (before the package split): callers import them
+#: from ``phaya_notebook.catalog`` and must keep finding them there.
+OLD_PUBLIC_NAMES = (
+    "ASPECT_5", "CHAT_MODELS", "CHAT_PARAMS", "DEFAULT_CHAT_MODEL", "EMBEDDING_DIMENSIONS",
+    "EMBEDDING_LABEL", "EMBEDDING_MODELS", "GPT_IMAGE_ASPECTS", "KLING_MAX_SECONDS", "KLING_PER_SECOND",
+    "MEDIA_JOBS", "SEEDANCE_PRICES", "SERVICES", "STATUS_FLOWS", "TERMINAL", "VOICES", "ZOOM_MODES",
+    "ChatModel", "Estimate", "MediaKind", "Param", "ParamError", "ParamProblem", "ParamType", "PriceFn",
+    "Rule", "SecondsFn", "Service", "StatusFamily", "chat_credits", "credits_text", "download_credits",
+    "embedding_credits", "estimate", "get_service", "is_terminal", "kling_output_seconds",
+    "normalize_status", "resolve_service", "service_names", "subtitle_credits", "tts_credits",
+    "typical_seconds", "validate", "with_defaults",
+)
+
+
+def test_the_package_keeps_every_name_the_module_had() -> None:
+    assert [n for n in OLD_PUBLIC_NAMES if not hasattr(c, n)] == []
+    assert set(OLD_PUBLIC_NAMES) <= set(c.__all__)
+    assert c.get_service is c.resolve_service
+    # the tables and the functions that read them are the same objects through every path
+    from phaya_notebook.catalog import chat, services, validation
+    assert c.SERVICES is services.SERVICES and c.CHAT_MODELS is chat.CHAT_MODELS
+    assert c.validate is validation.validate
+
+
+def test_veo_frame_counts_follow_the_generation_type() -> None:
+    """Veo 3.1: first-and-last-frames takes 1 or 2 images, reference at least 1; text takes none needed."""
+    url = "https://example.com/a.png"
+    base = {"prompt": "a cat"}
+    assert c.validate("veo31-video", base)["prompt"] == "a cat"
+    ok = [("FIRST_AND_LAST_FRAMES_2_VIDEO", 1), ("FIRST_AND_LAST_FRAMES_2_VIDEO", 2),
+          ("REFERENCE_2_VIDEO", 1), ("REFERENCE_2_VIDEO", 3), ("TEXT_2_VIDEO", 0)]
+    for gt, n in ok:
+        c.validate("veo31-video", {**base, "generation_type": gt, "image_urls": [url] * n})
+    bad = [("FIRST_AND_LAST_FRAMES_2_VIDEO", 0, "1 or 2 image URLs"),
+           ("FIRST_AND_LAST_FRAMES_2_VIDEO", 3, "1 or 2 image URLs"),
+           ("REFERENCE_2_VIDEO", 0, "1 to 3 image URLs")]
+    for gt, n, allowed in bad:
+        with pytest.raises(c.ParamError) as err:
+            c.validate("veo31-video", {**base, "generation_type": gt, "image_urls": [url] * n})
+        assert [(p.field, p.message, p.allowed) for p in err.value.problems] == [
+            ("image_urls", f"has {n} items for {gt}", allowed)]
+    # the rule reads the given body: no image_urls counts as none, and it is reported with other problems
+    with pytest.raises(c.ParamError) as err:
+        c.validate("veo31-video", {"generation_type": "REFERENCE_2_VIDEO", "seeds": 1})
+    assert [p.field for p in err.value.problems] == ["seeds", "prompt", "image_urls"]

@@ -326,3 +326,38 @@ def test_a_version_1_log_gains_the_output_column_and_keeps_its_rows(tmp_path: Pa
         df = jl.to_dataframe()
         assert df.set_index("job_id").loc["new", "output"] == "hello there"
         assert pd.isna(df.set_index("job_id").loc["old", "output"])
+
+
+def test_resume_queries_read_whole_rows_in_one_statement(tmp_path: Path) -> None:
+    """unfinished / pending_downloads / unreconciled / observed_rows: one SELECT each, not one per row."""
+    with JobLog(tmp_path / "jobs.sqlite3") as jl:
+        for i in range(3):
+            jl.record(f"open{i}", status="processing", base_url="u", created_at=float(i), params={"i": i})
+            jl.record(f"paid{i}", status="completed", download="pending", base_url="u", created_at=float(i),
+                      charge_source="credits history", finished_at=10.0 - i)
+        statements: list[str] = []
+        jl.conn.set_trace_callback(statements.append)
+        try:
+            assert [r["job_id"] for r in jl.unfinished("u")] == ["open0", "open1", "open2"]
+            assert jl.unfinished("u")[1]["params"] == {"i": 1}  # JSON columns still loaded
+            assert [r["job_id"] for r in jl.pending_downloads("u")] == ["paid0", "paid1", "paid2"]
+            assert [r["job_id"] for r in jl.observed_rows("u")] == ["paid2", "paid1", "paid0"]
+            assert jl.unreconciled("u") == [] and jl.unfinished("other") == []
+        finally:
+            jl.conn.set_trace_callback(None)
+    assert len(statements) == 6, statements
+
+
+@pytest.mark.parametrize("text", ["2026-01-02T03:04:05", "2026-01-02T03:04:05Z", "2026-01-02T10:04:05+07:00"])
+def test_parse_time_reads_api_times_as_utc_whatever_the_machine_zone(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from phaya_notebook.joblog import parse_time
+
+    monkeypatch.setenv("TZ", "Asia/Bangkok")  # a naive API time is UTC, not this machine's local time
+    time.tzset()
+    try:
+        assert parse_time(text) == datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc).timestamp()
+        assert parse_time(12.5) == 12.5 and parse_time("") is None and parse_time("soon") is None
+        assert parse_time(None) is None and parse_time(True) is None
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -122,7 +122,7 @@ def test_a_refunded_failure_shows_up_as_refunded(session: Session) -> None:
 def test_reconcile_flags_a_charge_that_does_not_match_the_estimate(session: Session) -> None:
     result = session.generate("text-to-image", prompt="a cat")
     # pretend our estimate had been wrong: the server's ledger must expose it
-    with session.log._write() as conn:
+    with session.log.write() as conn:
         conn.execute("UPDATE jobs SET estimated = 2.0, charge_source = NULL WHERE job_id = ?", (result.job_id,))
     assert session.reconcile() == {result.job_id: "mismatch"}
     row = session.log.get(result.job_id)

@@ -1,7 +1,9 @@
 """The job log on PostgreSQL: one log, request window and daily cap for a team.
 
 ``PHAYA_LOG=postgresql://user@host/db`` (or ``JobLog("postgresql://...")``) opens this
-store instead of the SQLite file: same tables, same :class:`~phaya_notebook.joblog.JobLog`
+store instead of the SQLite file (this module registers itself with
+:meth:`JobLog.register_store <phaya_notebook.joblog.store.JobLog.register_store>`, so the
+SQLite store never imports it): same tables, same :class:`~phaya_notebook.joblog.store.JobLog`
 API and DataFrames, same resume and reconcile, so kernels on several machines share one
 key's 60/min window and spend cap. psycopg 3 is needed (``pip install
 'phaya-notebook[postgres]'``).
@@ -25,8 +27,17 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from . import COLUMNS, SCHEMA_VERSION, TERMINAL, JobLog, JobLogError
+from .schema import (
+    APP_NAME,
+    COLUMNS,
+    SCHEMA_VERSION,
+    JobLogError,
+    check_identity,
+    is_postgres_url,
+    jobs_tables,
+)
 from .shared import SqliteShared
+from .store import JobLog
 
 __all__ = ["PgJobLog", "PgShared", "mask_url"]
 
@@ -49,12 +60,8 @@ def _pg_type(sql_type: str) -> str:
     return sql_type.replace("REAL", "DOUBLE PRECISION").replace("INTEGER", "BIGINT")
 
 
-_TERMINAL_SQL = ", ".join(f"'{s}'" for s in TERMINAL)
 _SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS jobs (" + ", ".join(f"{k} {_pg_type(v)}" for k, v in COLUMNS.items()) + ")",
-    "CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at)",
-    f"CREATE INDEX IF NOT EXISTS jobs_open ON jobs(base_url) WHERE status NOT IN ({_TERMINAL_SQL})",
+    *jobs_tables(_pg_type),
     "CREATE TABLE IF NOT EXISTS rate_slots (id BIGSERIAL PRIMARY KEY, key_id TEXT NOT NULL, "
     "t DOUBLE PRECISION NOT NULL)",
     "CREATE INDEX IF NOT EXISTS rate_slots_key ON rate_slots(key_id, t)",
@@ -118,13 +125,13 @@ class PgShared(SqliteShared):
     """The shared tables on PostgreSQL: the per-request steps in one round trip each."""
 
     def claim(self, limit: int, window: float) -> tuple[int | None, float]:
-        with self.log._lock:
-            slot, wait = self.log.conn.execute("SELECT phaya_claim(?, ?, ?)", (self.key, limit, window)).fetchone()[0]
+        with self.log.read() as conn:
+            slot, wait = conn.execute("SELECT phaya_claim(?, ?, ?)", (self.key, limit, window)).fetchone()[0]
         return (None, float(wait)) if slot is None else (int(slot), 0.0)
 
     def settle(self, slot: int) -> None:
-        with self.log._lock:  # one statement: its own transaction
-            self.log.conn.execute("UPDATE rate_slots SET t = greatest(t, extract(epoch FROM clock_timestamp())) "
+        with self.log.read() as conn:  # one statement: its own transaction
+            conn.execute("UPDATE rate_slots SET t = greatest(t, extract(epoch FROM clock_timestamp())) "
                                   "WHERE id = ?", (slot,))
 
 
@@ -135,7 +142,7 @@ class PgJobLog(JobLog):
     _DAY_SQL = "to_char(to_timestamp(created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
     _TAG_SQL = ("EXISTS (SELECT 1 FROM jsonb_array_elements_text(jobs.tags::jsonb) AS tag(v) "
                 "WHERE tag.v = ?)")
-    _GREATEST = "greatest"
+    GREATEST = "greatest"
     _ROWID = "job_id"
 
     def __init__(self, path: Any = None, *, busy_timeout: float = 30.0):
@@ -171,7 +178,7 @@ class PgJobLog(JobLog):
         conn = _Conn(raw)
         try:
             raw.execute(f"SET lock_timeout = '{int(self.busy_timeout * 1000)}ms'")
-            self._init_schema(conn)  # type: ignore[arg-type]
+            self._init_schema(conn)
         except JobLogError:
             raw.close()
             raise
@@ -185,17 +192,13 @@ class PgJobLog(JobLog):
         tables = {r[0] for r in conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
             "AND table_name IN ('meta', 'jobs')")}
-        if not tables:
-            return
         app = version = None
         if "meta" in tables:
             rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('app', 'schema')").fetchall())
             app, version = rows.get("app"), rows.get("schema")
-        if app != "phaya-notebook job log":
-            raise JobLogError(self.path, "has a jobs table of another application, not a phaya job log")
-        if version is not None and int(version) > SCHEMA_VERSION:
-            raise JobLogError(self.path, f"has job log schema {version}, newer than this version "
-                                         f"of phaya-notebook understands ({SCHEMA_VERSION})")
+        check_identity(self.path, empty=not tables, ours=app == APP_NAME,
+                       version=None if version is None else int(version),
+                       foreign="has a jobs table of another application, not a phaya job log")
 
     def _init_schema(self, conn: Any) -> None:
         conn.execute("BEGIN")
@@ -206,8 +209,8 @@ class PgJobLog(JobLog):
                 conn.execute(stmt)
             for name, sql_type in COLUMNS.items():  # an older log gains the columns added since
                 conn.execute(f"ALTER TABLE jobs ADD COLUMN IF NOT EXISTS {name} {_pg_type(sql_type)}")
-            conn.execute("INSERT INTO meta(key, value) VALUES ('app', 'phaya-notebook job log') "
-                         "ON CONFLICT (key) DO NOTHING")
+            conn.execute("INSERT INTO meta(key, value) VALUES ('app', ?) ON CONFLICT (key) DO NOTHING",
+                         (APP_NAME,))
             conn.execute("INSERT INTO meta(key, value) VALUES ('created_at', now()::text) "
                          "ON CONFLICT (key) DO NOTHING")
             conn.execute("INSERT INTO meta(key, value) VALUES ('schema', ?) ON CONFLICT (key) "
@@ -222,8 +225,13 @@ class PgJobLog(JobLog):
     def shared(self, key_id: str) -> PgShared:
         return PgShared(self, key_id)
 
-    def _now(self, conn: Any) -> float:
+    def now(self, conn: Any) -> float:
+        """The server's clock: machines whose clocks differ still agree on the window."""
         return float(conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()[0])
 
-    def _lock_key(self, conn: Any, name: str) -> None:
+    def lock_key(self, conn: Any, name: str) -> None:
+        """Under READ COMMITTED, writers of one key's rows must queue on an advisory lock."""
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (name,))
+
+
+JobLog.register_store(is_postgres_url, PgJobLog)

@@ -25,15 +25,14 @@ from __future__ import annotations
 import os
 import random
 import time
+from contextlib import AbstractContextManager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from ..core.budget import key_id
 
-if TYPE_CHECKING:  # pragma: no cover
-    from . import JobLog
-
-__all__ = ["SCHEMA", "SqliteShared", "key_id", "utc_day"]
+__all__ = ["SCHEMA", "SharedStore", "SqliteShared", "key_id", "utc_day"]
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS rate_slots (id INTEGER PRIMARY KEY AUTOINCREMENT, key_id TEXT NOT NULL, "
@@ -63,11 +62,33 @@ def utc_day(epoch: float | None = None) -> str:
     return datetime.fromtimestamp(time.time() if epoch is None else epoch, timezone.utc).strftime("%Y-%m-%d")
 
 
+class SharedStore(Protocol):
+    """What these tables need of a store: its public transaction surface (``JobLog`` is one)."""
+
+    @property
+    def path(self) -> Path | str: ...
+
+    #: SQL's two-argument maximum in this store's dialect (``max`` / ``greatest``)
+    GREATEST: str
+
+    def write(self) -> AbstractContextManager[Any]:
+        """One short write transaction; yields the connection."""
+
+    def read(self) -> AbstractContextManager[Any]:
+        """The connection, for reads outside a transaction."""
+
+    def now(self, conn: Any) -> float:
+        """The clock shared rows are timed by."""
+
+    def lock_key(self, conn: Any, name: str) -> None:
+        """Serialise writers of one key's rows inside a write transaction."""
+
+
 class SqliteShared:
     """The shared window and daily cap of one key in a job log (SQLite, or PostgreSQL through
-    the log's SQL hooks: ``_now``, ``_lock_key``, ``_GREATEST``)."""
+    the store's public hooks: ``write``, ``read``, ``now``, ``lock_key``, ``GREATEST``)."""
 
-    def __init__(self, log: JobLog, key: str):
+    def __init__(self, log: SharedStore, key: str):
         self.log = log
         self.key = key
 
@@ -77,9 +98,9 @@ class SqliteShared:
     # ------------------------------------------------------------- the request window
 
     def claim(self, limit: int, window: float) -> tuple[int | None, float]:
-        with self.log._write() as conn:
-            self.log._lock_key(conn, self.key)
-            now = self.log._now(conn)
+        with self.log.write() as conn:
+            self.log.lock_key(conn, self.key)
+            now = self.log.now(conn)
             conn.execute("DELETE FROM rate_slots WHERE key_id = ? AND t <= ?", (self.key, now - window))
             row = conn.execute("SELECT until FROM rate_pause WHERE key_id = ?", (self.key,)).fetchone()
             if row is not None and row[0] > now:
@@ -93,39 +114,38 @@ class SqliteShared:
             return int(row[0]), 0.0
 
     def settle(self, slot: int) -> None:
-        with self.log._write() as conn:
-            conn.execute(f"UPDATE rate_slots SET t = {self.log._GREATEST}(t, ?) WHERE id = ?",
-                         (self.log._now(conn), slot))
+        with self.log.write() as conn:
+            conn.execute(f"UPDATE rate_slots SET t = {self.log.GREATEST}(t, ?) WHERE id = ?",
+                         (self.log.now(conn), slot))
 
     def pause(self, seconds: float) -> None:
-        with self.log._write() as conn:
-            until = self.log._now(conn) + seconds
+        with self.log.write() as conn:
+            until = self.log.now(conn) + seconds
             conn.execute("INSERT INTO rate_pause(key_id, until) VALUES (?, ?) ON CONFLICT(key_id) "
-                         f"DO UPDATE SET until = {self.log._GREATEST}(rate_pause.until, excluded.until)",
+                         f"DO UPDATE SET until = {self.log.GREATEST}(rate_pause.until, excluded.until)",
                          (self.key, until))
 
     def state(self, window: float) -> tuple[int, float]:
-        with self.log._lock:
-            now = self.log._now(self.log.conn)
-            used = self.log.conn.execute("SELECT count(*) FROM rate_slots WHERE key_id = ? AND t > ?",
-                                         (self.key, now - window)).fetchone()[0]
-            row = self.log.conn.execute("SELECT until FROM rate_pause WHERE key_id = ?", (self.key,)).fetchone()
+        with self.log.read() as conn:
+            now = self.log.now(conn)
+            used = conn.execute("SELECT count(*) FROM rate_slots WHERE key_id = ? AND t > ?",
+                                (self.key, now - window)).fetchone()[0]
+            row = conn.execute("SELECT until FROM rate_pause WHERE key_id = ?", (self.key,)).fetchone()
         return int(used), max(0.0, float(row[0]) - now) if row else 0.0
 
     # ------------------------------------------------------------- what durations were observed
 
     def observe(self, service: str, factor: float) -> None:
         """A finished job's actual/typical duration, for every process's poll timing."""
-        with self.log._write() as conn:
+        with self.log.write() as conn:
             row = conn.execute("INSERT INTO poll_obs(key_id, service, factor, origin, t) VALUES (?, ?, ?, ?, ?) "
-                               "RETURNING id", (self.key, service, factor, _origin(), self.log._now(conn))).fetchone()
+                               "RETURNING id", (self.key, service, factor, _origin(), self.log.now(conn))).fetchone()
             if int(row[0]) % 100 == 0:
                 conn.execute("DELETE FROM poll_obs WHERE key_id = ? AND id <= ?", (self.key, int(row[0]) - OBS_KEEP))
 
     def observations(self, after: int) -> list[tuple[int, str, float]]:
         """Other processes' observations newer than row ``after`` (the first call: the latest 50)."""
-        with self.log._lock:
-            conn = self.log.conn
+        with self.log.read() as conn:
             if after <= 0:
                 rows = conn.execute("SELECT id, service, factor FROM poll_obs WHERE key_id = ? AND origin != ? "
                                     "ORDER BY id DESC LIMIT 50", (self.key, _origin())).fetchall()
@@ -140,9 +160,9 @@ class SqliteShared:
     def reserve(self, amount: float, cap: float) -> tuple[int | None, float]:
         """Reserve ``amount`` credits of today's cap in one write transaction: (id, spent before),
         or (None, spent) when it would pass the cap."""
-        with self.log._write() as conn:
-            self.log._lock_key(conn, self.key)
-            now = self.log._now(conn)
+        with self.log.write() as conn:
+            self.log.lock_key(conn, self.key)
+            now = self.log.now(conn)
             day = utc_day(now)
             spent = float(conn.execute("SELECT coalesce(sum(amount), 0) FROM spend_cap WHERE key_id = ? "
                                        "AND day = ?", (self.key, day)).fetchone()[0])
@@ -155,36 +175,35 @@ class SqliteShared:
 
     def settle_spend(self, reservation: int, charged: float, job_id: str | None = None) -> None:
         """The server charged ``charged`` for this reservation (it replaces the estimate)."""
-        with self.log._write() as conn:
+        with self.log.write() as conn:
             conn.execute("UPDATE spend_cap SET amount = ?, state = 'settled', job_id = coalesce(?, job_id), "
-                         "updated_at = ? WHERE id = ?", (charged, job_id, self.log._now(conn), reservation))
+                         "updated_at = ? WHERE id = ?", (charged, job_id, self.log.now(conn), reservation))
 
     def attach(self, reservation: int, job_id: str) -> None:
         """The create returned: the reservation belongs to this job (so a later process can settle it)."""
-        with self.log._write() as conn:
+        with self.log.write() as conn:
             conn.execute("UPDATE spend_cap SET job_id = ? WHERE id = ?", (job_id, reservation))
 
     def settle_job(self, job_id: str, charged: float | None, only_reserved: bool = True) -> None:
         """Settle (or release, None) what was reserved for a job, found by its id: a job re-attached
         after a restart finished; or (``only_reserved=False``) its real charge became known."""
         state = " AND state = 'reserved'" if only_reserved else ""
-        with self.log._write() as conn:
+        with self.log.write() as conn:
             if charged is None:
                 conn.execute(f"DELETE FROM spend_cap WHERE job_id = ? AND key_id = ?{state}", (job_id, self.key))
             else:
                 conn.execute(f"UPDATE spend_cap SET amount = ?, state = 'settled', updated_at = ? WHERE job_id = ? "
-                             f"AND key_id = ?{state}", (charged, self.log._now(conn), job_id, self.key))
+                             f"AND key_id = ?{state}", (charged, self.log.now(conn), job_id, self.key))
 
     def release(self, reservation: int) -> None:
         """Nothing was charged (the create failed, the job was refunded): the credits are free again."""
-        with self.log._write() as conn:
+        with self.log.write() as conn:
             conn.execute("DELETE FROM spend_cap WHERE id = ?", (reservation,))
 
     def spent_today(self) -> float:
-        with self.log._lock:
-            conn = self.log.conn
+        with self.log.read() as conn:
             row = conn.execute("SELECT coalesce(sum(amount), 0) FROM spend_cap WHERE key_id = ? "
-                               "AND day = ?", (self.key, utc_day(self.log._now(conn)))).fetchone()
+                               "AND day = ?", (self.key, utc_day(self.log.now(conn)))).fetchone()
         return round(float(row[0]), 6)
 
     def describe(self) -> dict[str, Any]:

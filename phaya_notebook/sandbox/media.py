@@ -146,7 +146,7 @@ def ken_burns(base: Image.Image, size: tuple[int, int], seconds: float, fps: int
               zoom: Mapping[str, Any] | None, overlay: str | None = None) -> Iterator[bytes]:
     """Frames panning/zooming over ``base`` (``zoom=None``: a still, as the contract says)."""
     w, h = size
-    src = _cover(base, (w * 3 // 2, h * 3 // 2) if zoom else (w, h))
+    src = cover(base, (w * 3 // 2, h * 3 // 2) if zoom else (w, h))
     sw, sh = src.size
     n = max(1, round(seconds * fps))
     mode = (zoom or {}).get("mode", "center") if zoom else "none"
@@ -272,8 +272,8 @@ def probe(path: Path) -> dict[str, float]:
     return facts
 
 
-def _cover(img: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """Scale and centre-crop ``img`` to fill ``size``."""
+def cover(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Scale and centre-crop ``img`` to fill ``size`` (also the base of image-to-image pictures)."""
     w, h = size
     iw, ih = img.size
     s = max(w / iw, h / ih)

@@ -23,7 +23,7 @@ def seedream(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     img = media.picture(p["prompt"], size, model="seedream")
     src = ctx.image_from((p.get("image_urls") or [None])[0])
     if src is not None:
-        img = Image.blend(media._cover(src, size), img, 0.35)
+        img = Image.blend(media.cover(src, size), img, 0.35)
         media.caption(img, p["prompt"], "bottom")
     return {"image_url": ctx.image(img, "png", "seedream").url_path}
 
@@ -50,6 +50,6 @@ def gpt_image(ctx: Context, p: dict[str, Any]) -> dict[str, Any]:
     size = media.dims(aspect, IMAGE_LONG_SIDE[p.get("resolution") or "1K"])
     img = media.picture(p["prompt"], size, model="gpt-image-2")
     if first is not None:
-        img = Image.blend(media._cover(first, size), img, 0.4)
+        img = Image.blend(media.cover(first, size), img, 0.4)
         media.caption(img, p["prompt"], "bottom")
     return {"image_url": ctx.image(img, "png", "gpt-image-2").url_path}
