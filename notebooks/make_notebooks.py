@@ -25,6 +25,11 @@ import phaya_notebook
 # With PHAYA_API_KEY (and optionally PHAYA_BASE) set, the same code talks to the real Phaya.
 phaya = phaya_notebook.connect()"""
 
+#: CONNECT, plus the one way to print an amount ("1 credit", "2.5 credits")
+CONNECT_TEXT = CONNECT.replace(
+    "import phaya_notebook\n",
+    "import phaya_notebook\nfrom phaya_notebook.catalog import credits_text  # \"1 credit\", \"2.5 credits\"\n")
+
 LIVE_NOTE = (
     "> Runs as is with **no key**: `connect()` starts an offline sandbox that speaks the Phaya API "
     "with play credits and synthetic media. Set `PHAYA_API_KEY` (and `PHAYA_BASE`) before starting "
@@ -35,42 +40,42 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
     "quickstart": [
         ("md", "# Phaya quickstart\n\nConnect, check the balance, then make an image, a video, music "
                "and speech and chat — each result shown inline with what it cost.\n\n" + LIVE_NOTE),
-        ("code", CONNECT + """
-print(f"balance: {phaya.credits():g} credits")"""),
+        ("code", CONNECT_TEXT + """
+print("balance:", credits_text(phaya.credits()))"""),
         ("md", "## An image\n\nThe price is known before anything runs: `estimate` asks no server."),
         ("code", """\
 prompt = "a red lighthouse on a cliff at dawn, watercolor"
-print("estimate:", phaya.estimate("text-to-image", prompt=prompt, aspect_ratio="16:9").credits, "credits")
+print("estimate:", credits_text(phaya.estimate("text-to-image", prompt=prompt, aspect_ratio="16:9").credits))
 image = phaya.generate("text-to-image", prompt=prompt, aspect_ratio="16:9")
-print(f"cost: {image.credits:g} credits")
+print("cost:", credits_text(image.credits))
 image"""),
         ("md", "## A video\n\nAnimate the image we just made (a Ken Burns pan, 0.5 credits)."),
         ("code", """\
 video = phaya.generate("image-to-video", image_url=image.url, duration=4, zoom={"mode": "pan_right"})
-print(f"cost: {video.credits:g} credits")
+print("cost:", credits_text(video.credits))
 video"""),
         ("md", "## Music\n\nSuno makes two takes of every song; both are shown."),
         ("code", """\
 music = phaya.generate("text-to-music", prompt="waves and a slow piano at dawn", style="ambient",
                        instrumental=True)
-print(f"cost: {music.credits:g} credits for {len(music.paths)} tracks")
+print(f"cost: {credits_text(music.credits)} for {len(music.paths)} tracks")
 music"""),
         ("md", "## Speech"),
         ("code", """\
 speech = phaya.generate("text-to-speech", prompt="Good morning from the lighthouse.", voice="Kore")
-print(f"cost: {speech.credits:g} credits")
+print("cost:", credits_text(speech.credits))
 speech"""),
         ("md", "## Chat\n\nChat answers at once (no job); its cost is a fraction of a credit."),
         ("code", """\
 from phaya_notebook.display import render
 
 reply = phaya.chat("Write a two-line poem about a lighthouse.")
-print(f"cost: {reply.credits:g} credits, {reply.usage.get('total_tokens')} tokens")
+print(f"cost: {credits_text(reply.credits)}, {reply.usage.get('total_tokens')} tokens")
 render(reply)  # Markdown, with the model, tokens and credits"""),
         ("md", "## What it all cost\n\nEvery job is in the job log (`.phaya/jobs.sqlite3` next to this "
                "notebook); `jobs()` and `spend()` are pandas DataFrames."),
         ("code", """\
-print(f"balance now: {phaya.credits():g} credits")
+print("balance now:", credits_text(phaya.credits()))
 phaya.spend()"""),
         ("code", """\
 phaya.jobs()[["service", "model", "status", "estimated", "charged", "duration"]]"""),
@@ -79,13 +84,13 @@ phaya.jobs()[["service", "model", "status", "estimated", "charged", "duration"]]
         ("md", "# Studio\n\nType a prompt, pick a model (each shows its price), watch the cost label, "
                "click **Generate**. Jobs run in the background — other cells keep working — and "
                "results land in the gallery, newest first, with their cost and time.\n\n" + LIVE_NOTE),
-        ("code", CONNECT),
+        ("code", CONNECT_TEXT),
         ("code", """\
 studio = phaya.studio()
 studio"""),
         ("md", "While jobs run, the kernel is free:"),
         ("code", """\
-print(f"balance: {phaya.credits():g} credits")"""),
+print("balance:", credits_text(phaya.credits()))"""),
     ],
     "magics": [
         ("md", "# Magics tour\n\n`%load_ext phaya_notebook` adds `%phaya` and `%%phaya`. Mistakes "
@@ -99,9 +104,11 @@ print(f"balance: {phaya.credits():g} credits")"""),
         ("code", "%phaya cost image --aspect-ratio 16:9"),
         ("md", "Make an image. `{name}` takes a value from the notebook; the result is returned too."),
         ("code", """\
+from phaya_notebook.catalog import credits_text  # "1 credit", "2.5 credits"
+
 subject = "a paper boat on a puddle"
 img = %phaya image "{subject}, macro photo" --aspect-ratio 4:3
-print(img.credits, "credits")"""),
+print(credits_text(img.credits))"""),
         ("md", "A cell magic takes the whole cell as the prompt:"),
         ("code", """\
 %%phaya speech --voice Aoede
@@ -124,13 +131,13 @@ Why that name?"""),
         ("md", "# Compare prompts across models\n\nThe same prompts on several image models — Z-Image, "
                "Seedream, Nano Banana 2 and GPT Image 2 — as a grid you can click, then the same comparison "
                "as a DataFrame, analysed and plotted.\n\n" + LIVE_NOTE),
-        ("code", CONNECT),
+        ("code", CONNECT_TEXT),
         ("code", """\
 prompts = ["a fox in the snow, ukiyo-e", "a neon city street in the rain"]
 models = [("text-to-image", {}), ("seedream", {"quality": "basic"}), ("nano-banana", {"resolution": "1K"}),
           ("gpt-image-2-text-to-image", {"resolution": "1K", "aspect_ratio": "auto"})]
 total = sum(phaya.estimate(svc, prompt=p, **params).credits for p in prompts for svc, params in models)
-print(f"{len(prompts) * len(models)} jobs, {total:g} credits in total")"""),
+print(f"{len(prompts) * len(models)} jobs, {credits_text(total)} in total")"""),
         ("md", "## The grid widget\n\nEdit the prompts, pick models, click **Compare…**, confirm the "
                "total, and watch the cells fill in."),
         ("code", """\
@@ -234,7 +241,7 @@ print(f"{report.stat().st_size / 1024:.0f} KB and {history.stat().st_size / 1024
     "chat": [
         ("md", "# Streaming chat\n\nReplies arrive token by token; each shows its tokens and "
                "credits.\n\n" + LIVE_NOTE),
-        ("code", CONNECT),
+        ("code", CONNECT_TEXT),
         ("md", "## The chat widget"),
         ("code", """\
 box = phaya.chat_box()
@@ -250,7 +257,7 @@ for chunk in phaya.chat_stream("Explain in three short sentences what a lighthou
     text += chunk.text
     handle.update(Markdown(text))
     last = chunk
-print(f"{last.usage.get('total_tokens')} tokens, {last.credits:g} credits")"""),
+print(f"{last.usage.get('total_tokens')} tokens, {credits_text(last.credits)}")"""),
         ("md", "## A conversation, not streamed"),
         ("code", """\
 from phaya_notebook.display import render

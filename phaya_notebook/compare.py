@@ -1,9 +1,11 @@
 """Compare runs: the same prompts through several models, as one priced grid.
 
 Why a module of its own: a compare run is a plan (prompts × models × repeats, each
-cell validated and priced from the catalog before anything is sent), a run (every
-cell submitted through the client's one submit path, so the session budget and the
-job log see each job) and a result table (:class:`Comparison`: a DataFrame, an
+cell validated and priced from the catalog before anything is sent), a money check of
+the whole grid by the client's ledger before its first job (:func:`check_money`, also
+used by the compare grid widget and ``%phaya compare``), a run (every cell submitted
+through the client's one submit path, so the session budget and the job log see each
+job) and a result table (:class:`Comparison`: a DataFrame, an
 HTML table with small thumbnails in which every piece of text is escaped, and
 CSV / Parquet export).
 """
@@ -21,14 +23,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from . import catalog
-from .core.errors import (
-    BudgetExceeded,
-    ConfirmationRequired,
-    InvalidParams,
-    JobFailed,
-    JobTimeout,
-    PhayaError,
-)
+from .core.errors import InvalidParams, JobFailed, JobTimeout, PhayaError
+from .core.money import Ledger, batch_line
 from .display import esc as _esc
 from .display import thumbnail_data_uri
 
@@ -148,26 +144,26 @@ def total(cells: Iterable[Cell]) -> float:
     return round(sum(c.estimate for c in cells), 6)
 
 
-def price_line(cells: Sequence[Cell]) -> str:
+def _what(cells: Sequence[Cell]) -> str:
+    """"compare: 2 prompt(s) x 3 model(s) x 1": the grid's shape, as its price line names it."""
     prompts = len({c.prompt for c in cells})
     models = len({c.model for c in cells})
     repeats = max((c.repeat for c in cells), default=0) + 1
-    return (f"compare: {prompts} prompt(s) x {models} model(s) x {repeats} = {len(cells)} jobs, "
-            f"{total(cells):g} credits in total")
+    return f"compare: {prompts} prompt(s) x {models} model(s) x {repeats}"
 
 
-def check_money(client: AsyncPhaya, cells: Sequence[Cell], confirm: bool) -> None:
-    """The confirm rule and the session budget, for the whole grid, before anything starts."""
-    cost = total(cells)
-    if cost > client.confirm_above and not confirm:
-        raise ConfirmationRequired(
-            f"{price_line(cells)}, above confirm_above={client.confirm_above:g}: pass confirm=True to run it",
-            estimate=catalog.Estimate(cost, True, price_line(cells)))
-    if client.max_credits is not None:
-        left = client.max_credits - client.committed_credits
-        if cost > left + 1e-9:
-            raise BudgetExceeded(f"{price_line(cells)}, more than the {max(0.0, left):g} credits left of "
-                                 f"max_credits={client.max_credits:g}", estimate=cost, remaining=max(0.0, left))
+def price_line(cells: Sequence[Cell]) -> str:
+    """"compare: 2 prompt(s) x 3 model(s) x 1 = 6 jobs, 9 credits in total" (the ledger's batch text)."""
+    return batch_line(_what(cells), len(cells), total(cells))
+
+
+def check_money(client: AsyncPhaya | Ledger, cells: Sequence[Cell], confirm: bool, *,
+                confirm_hint: str = "pass confirm=True to run it") -> None:
+    """The whole grid against the client's ledger (max_credits, daily cap, confirm) before anything
+    starts: ``Session.compare``, the compare grid widget and ``%phaya compare`` refuse in these words."""
+    ledger = client if isinstance(client, Ledger) else client.ledger
+    ledger.check_batch(total(cells), jobs=len(cells), confirmed=confirm, what=_what(cells),
+                       confirm_hint=confirm_hint)
 
 
 async def _run_cell(client: AsyncPhaya, cell: Cell, tags: tuple[str, ...], timeout: float | None) -> None:

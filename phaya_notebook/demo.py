@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 __all__ = ["DEMO_DIR", "lab_command", "main", "notebooks_dir"]
 
@@ -67,14 +68,36 @@ def _demo_env(live: bool) -> dict[str, str]:
 
 
 def _execute(nbdir: Path, env: dict[str, str]) -> int:
-    """Run the quickstart headless and print what each cell printed (costs, balance)."""
+    """Run the quickstart headless and print what each cell printed (costs, balance).
+
+    A cell that raises ends the run with what ran before it and one line saying why, not
+    nbclient's traceback; an empty sandbox (402) names the command that tops it up.
+    """
     import nbformat
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(nbdir / "quickstart.ipynb", as_version=4)
     client = NotebookClient(nb, timeout=300, kernel_name="python3", shutdown_kernel="immediate",
                             resources={"metadata": {"path": str(nbdir)}})
-    client.execute(env=env)
+    try:
+        client.execute(env=env)
+    except CellExecutionError as exc:
+        _print_outputs(nb)
+        print(f"\nphaya-demo: the quickstart stopped: {exc.ename}: {exc.evalue}", file=sys.stderr)
+        if exc.ename == "InsufficientCredits":
+            print("phaya-demo: the offline sandbox is out of play credits. Add more (jobs and media are kept), "
+                  "then run the demo again:\n    python -m phaya_notebook.sandbox topup", file=sys.stderr)
+        return 1
+    media = _print_outputs(nb)
+    out_path = nbdir / "quickstart.executed.ipynb"
+    nbformat.write(nb, out_path)
+    print(f"\nphaya-demo: quickstart ran on the sandbox: {media} media outputs; saved {out_path}")
+    return 0
+
+
+def _print_outputs(nb: Any) -> int:
+    """Write what the executed cells printed; the number of media outputs."""
     media = 0
     for cell in nb.cells:
         for out in cell.get("outputs", []):
@@ -84,10 +107,8 @@ def _execute(nbdir: Path, env: dict[str, str]) -> int:
             media += any(k.startswith(("image/", "video/", "audio/")) for k in data)
             html = data.get("text/html", "")
             media += html.count("<video") + html.count("<audio") + html.count("<img")
-    out_path = nbdir / "quickstart.executed.ipynb"
-    nbformat.write(nb, out_path)
-    print(f"\nphaya-demo: quickstart ran on the sandbox: {media} media outputs; saved {out_path}")
-    return 0
+    sys.stdout.flush()
+    return media
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,10 +25,14 @@ FUNCS=(
   'phaya_notebook.core.create.x_reconcile__mutmut_*'
   'phaya_notebook.core.create.x_lookup__mutmut_*'
   'phaya_notebook.core.create.x_history_lookup__mutmut_*'
-  'phaya_notebook.core.client.xǁAsyncPhayaǁ_reserve__mutmut_*'
-  'phaya_notebook.core.client.xǁAsyncPhayaǁ_unreserve__mutmut_*'
-  'phaya_notebook.core.client.xǁAsyncPhayaǁ_settle__mutmut_*'
-  'phaya_notebook.core.client.xǁAsyncPhayaǁ_release__mutmut_*'
+  'phaya_notebook.core.money.xǁLedgerǁreserve__mutmut_*'
+  'phaya_notebook.core.money.xǁLedgerǁunreserve__mutmut_*'
+  'phaya_notebook.core.money.xǁLedgerǁcancel__mutmut_*'
+  'phaya_notebook.core.money.xǁLedgerǁsettle__mutmut_*'
+  'phaya_notebook.core.money.xǁLedgerǁrelease__mutmut_*'
+  'phaya_notebook.core.money.xǁLedgerǁsettle_charge__mutmut_*'
+  'phaya_notebook.core.money.xǁLedgerǁcheck_batch__mutmut_*'
+  'phaya_notebook.core.money.xǁLedgerǁend_call__mutmut_*'
   'phaya_notebook.core.client.xǁAsyncPhayaǁsubmit__mutmut_*'
   'phaya_notebook.core.budget.xǁRequestBudgetǁ_prune__mutmut_*'
   'phaya_notebook.core.budget.xǁRequestBudgetǁ_wait_time__mutmut_*'
@@ -37,6 +41,7 @@ FUNCS=(
   'phaya_notebook.core.budget.xǁRequestBudgetǁacquire__mutmut_*'
   'phaya_notebook.core.budget.xǁRequestBudgetǁpause__mutmut_*'
   'phaya_notebook.core.budget.xǁRequestBudgetǁsettle__mutmut_*'
+  'phaya_notebook.core.http.xǁRequestLoopǁ_run__mutmut_*'
 )
 if [ $# -gt 0 ]; then FUNCS=("$@"); fi
 start=$(date +%s)

@@ -49,9 +49,34 @@ def test_execute_runs_the_quickstart_without_a_key(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "offline sandbox" in out.stdout and "cost:" in out.stdout
+    assert "cost: 1 credit\n" in out.stdout and " 1 credits" not in out.stdout  # the image: singular
     assert "quickstart ran on the sandbox" in out.stdout
     assert "sk-should-be-dropped" not in out.stdout + out.stderr
     nb = tmp_path / demo.DEMO_DIR
     assert (nb / "quickstart.executed.ipynb").exists()
     assert any((nb / "phaya-media").iterdir()) and (nb / ".phaya" / "jobs.sqlite3").exists()
     assert untracked_in_notebooks() == left  # nothing written into the repository's notebooks/
+
+
+@pytest.mark.timeout(420)
+def test_an_empty_sandbox_stops_the_demo_with_the_topup_command_and_topup_ends_it(tmp_path: Path) -> None:
+    """The demo's persistent sandbox never refills: its 402 names the way out, and the way out works."""
+    sandbox = [sys.executable, "-m", "phaya_notebook.sandbox"]
+    started = subprocess.run([*sandbox, "start", "--credits", "1"], capture_output=True, text=True, timeout=90)
+    assert started.returncode == 0, started.stderr  # in this test's own PHAYA_SANDBOX_DIR (conftest)
+
+    def run_demo() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "phaya_notebook.demo", "--execute"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=220)
+
+    out = run_demo()
+    assert out.returncode == 1, out.stderr[-3000:]
+    assert "cost: 1 credit\n" in out.stdout  # the image (1 credit) ran and is shown; the video found 0 left
+    assert "InsufficientCredits" in out.stderr and "out of play credits" in out.stderr
+    assert "python -m phaya_notebook.sandbox topup" in out.stderr
+    assert "Traceback" not in out.stderr and "CellExecutionError" not in out.stderr  # one clear line, no frames
+    top = subprocess.run([*sandbox, "topup", "100"], capture_output=True, text=True, timeout=90)
+    assert top.returncode == 0 and "the balance is now 100 credits" in top.stdout, top.stdout + top.stderr
+    again = run_demo()
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "quickstart ran on the sandbox" in again.stdout

@@ -65,7 +65,7 @@ def test_every_job_is_logged_before_polling_and_completed(session: Session) -> N
 
     def spy(event: Any) -> None:  # runs after the session's own recorder
         if event.kind == "created":
-            seen.append((event.kind, session.log.get(event.job.id), event.job._polls))
+            seen.append((event.kind, session.log.get(event.job.id), event.job.poll_state.polls))
 
     session.add_listener(spy)
     result = session.generate("text-to-image", prompt="a <lighthouse> at dusk", aspect_ratio="16:9",

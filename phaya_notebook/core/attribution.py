@@ -11,7 +11,8 @@ after it, and attributes the drop to the job only if every other span in that wi
 inside it and its amount is known; otherwise it says, in words, why it cannot.
 
 It cannot see other processes using the same key: a note on every attributed row says so.
-Part of the money rules that move into ``core/money.py`` together (see ``observed.py``).
+The client's ledger (``core/money.py``) holds the timeline and takes the balance reading
+before a session's first job (``Ledger.read_before_first_job``).
 """
 
 from __future__ import annotations

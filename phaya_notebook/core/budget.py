@@ -118,7 +118,7 @@ class RequestBudget:
             with self._lock:
                 cell[0] = max(cell[0], time.monotonic())
                 if len(cell) > 1 and self.shared is not None:
-                    self._shared_call(self.shared.settle, int(cell[1]))
+                    self.shared_call(self.shared.settle, int(cell[1]))
 
     @property
     def remaining(self) -> int:
@@ -128,7 +128,7 @@ class RequestBudget:
             self._prune(now)
             used, paused = len(self._sent), self._paused_until - now
             if self.shared is not None:
-                got = self._shared_call(self.shared.state, self.window)
+                got = self.shared_call(self.shared.state, self.window)
                 if got is not None:
                     used, paused = max(used, got[0]), max(paused, got[1])
             if paused > 0:
@@ -140,7 +140,7 @@ class RequestBudget:
         with self._lock:
             paused = self._paused_until - time.monotonic()
             if self.shared is not None:
-                got = self._shared_call(self.shared.state, self.window)
+                got = self.shared_call(self.shared.state, self.window)
                 if got is not None:
                     paused = max(paused, got[1])
             return max(0.0, paused)
@@ -169,8 +169,9 @@ class RequestBudget:
             self.shared = shared
             self._shared_next = 0.0
 
-    def _shared_call(self, fn: Any, *args: Any) -> Any:
-        """Call the shared store; on failure carry on alone (said once), returning None."""
+    def shared_call(self, fn: Any, *args: Any) -> Any:
+        """Call the shared store (the scheduler shares observations through it too); on failure
+        carry on alone (said once), returning None."""
         try:
             return fn(*args)
         except Exception as exc:  # a locked or broken store must not stop any request
@@ -186,7 +187,7 @@ class RequestBudget:
             return True, None
         if now < self._shared_next:
             return False, None
-        got = self._shared_call(self.shared.claim, self.limit, self.window)
+        got = self.shared_call(self.shared.claim, self.limit, self.window)
         if got is None:
             return True, None
         slot, wait = got
@@ -204,7 +205,7 @@ class RequestBudget:
             self.rate_limited += 1
             self._paused_until = max(self._paused_until, time.monotonic() + max(0.0, seconds))
             if self.shared is not None:
-                self._shared_call(self.shared.pause, max(0.0, seconds))
+                self.shared_call(self.shared.pause, max(0.0, seconds))
 
     def _dispatch(self, now: float) -> None:
         """Give free slots to the best waiters (called with the lock held)."""

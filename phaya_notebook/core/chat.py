@@ -11,16 +11,23 @@ fields and keep-alives are skipped; an ``error`` object arriving mid-stream (on 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .. import catalog
 from .errors import InvalidParams, ServerError
+from .http import Ambiguous, RequestLoop
 
-__all__ = ["ChatChunk", "ChatEvent", "ChatReply", "Embeddings", "chat_body", "embeddings_from", "parse_sse"]
+__all__ = ["CHAT_PATH", "EMBEDDING_PATH", "ChatChunk", "ChatEvent", "ChatReply", "Embeddings", "ask", "chat_body",
+           "embed_body", "embeddings_from", "parse_sse", "request_embeddings", "stream", "why"]
+
+CHAT_PATH = "/phaya-gpt/chat/completions"
+EMBEDDING_PATH = "/embedding/create"
 
 
 @dataclass
@@ -231,3 +238,57 @@ async def parse_sse(lines: AsyncIterator[str]) -> AsyncGenerator[ChatChunk, None
                 yield ChatChunk(text=text, model=model)
     yield ChatChunk(text="", done=True, usage=usage, credits=None if credits is None else float(credits),
                     model=model)
+
+
+# ----------------------------------------------------------------- requests (transport: core/http.py)
+# A chat or embedding POST is unsafe (it may be charged): the request loop never resends it
+# once it may have arrived, and its ambiguous failure is simply the error (nothing to look up).
+
+
+async def ask(http: RequestLoop, body: dict[str, Any]) -> ChatReply:
+    """One chat request (a ``chat_body(..., stream=False)``) and its parsed reply."""
+    try:
+        data = await http.call("POST", CHAT_PATH, json=body, safe=False, what="chat")
+    except Ambiguous as amb:
+        raise amb.error from None
+    return reply_from(data if isinstance(data, dict) else {})
+
+
+async def stream(http: RequestLoop, body: dict[str, Any]) -> AsyncGenerator[ChatChunk, None]:
+    """A streamed chat request: its chunks, the connection closed on the spot when stopped early."""
+    try:
+        async with http.stream("POST", CHAT_PATH, json=body, what="chat stream") as lines, \
+                aclosing(parse_sse(lines)) as chunks:
+            async for chunk in chunks:
+                yield chunk
+    except Ambiguous as amb:
+        raise amb.error from None
+
+
+def embed_body(input: Any, model: str | None) -> dict[str, Any]:
+    """Validate an embedding request; raises InvalidParams (naming the field) before sending."""
+    if not (isinstance(input, str) or (isinstance(input, list) and input
+                                       and all(isinstance(x, str) for x in input))):
+        raise InvalidParams("embedding", [catalog.ParamProblem("input", "is not text",
+                                                               "a string or a non-empty list of strings")])
+    model = model or next(iter(catalog.EMBEDDING_MODELS))
+    if model not in catalog.EMBEDDING_MODELS:
+        raise InvalidParams("embedding", [catalog.ParamProblem(
+            "model", f"{model!r} is not allowed", ", ".join(catalog.EMBEDDING_MODELS))])
+    return {"input": input, "model": model}
+
+
+async def request_embeddings(http: RequestLoop, body: dict[str, Any]) -> Embeddings:
+    """One embedding request (an ``embed_body``) and its vectors (the live shape and the older one)."""
+    try:
+        data = await http.call("POST", EMBEDDING_PATH, json=body, safe=False, what="embedding")
+    except Ambiguous as amb:
+        raise amb.error from None
+    return embeddings_from(data, body["model"])
+
+
+def why(exc: BaseException) -> str:
+    """A chat event's ``error``: the message, or the exception's name when it has none."""
+    if isinstance(exc, asyncio.CancelledError):
+        return "cancelled"
+    return str(exc) or type(exc).__name__

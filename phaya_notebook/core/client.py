@@ -1,31 +1,27 @@
-"""AsyncPhaya: the one client for the whole contract, and the one request path.
+"""AsyncPhaya: configuration and the public methods, wiring the collaborators that do the work.
 
-Every request goes through :meth:`AsyncPhaya._call`: it takes a slot from the key's
-shared :class:`RequestBudget`, maps low-level failures to the :mod:`errors` tree in one
-place, and retries what is safe to retry — GETs on transport errors, 429, 5xx and
-malformed JSON. A create POST is retried only when it surely did not reach the server
-(connection refused, 429). After an ambiguous create failure the job is reconciled (``create.py``)
-(looked up in the service's history, or in the credits ledger) or the caller gets
-:class:`AmbiguousCreate` — never a blind second charge.
+A job's life is read from ``jobs.py`` down; this module only builds what a Job talks to
+(``client.backend``): ``job_requests`` (``create.py``: create, reconcile, status, cancel),
+``scheduler``, ``results`` (``results.py``: downloads into the media cache, uploads),
+``ledger`` (``money.py``: every credit rule) and ``events`` (``events.py``: the listeners).
+Every request goes through ``client.http``, the one :class:`~.http.RequestLoop` (its retry
+policy: one docstring there); chat and embedding calls are ``client.calls`` (``calls.py``).
+Public methods validate and price first (the catalog), ask the ledger, then send: a create
+that may have reached the server is reconciled, never resent blindly.
 
-The key lives in a :class:`_Secret` and is sent only in the Authorization header to
-the API's own host; reprs, errors and our logs show at most its last four characters.
+The key lives in a :class:`~.secret.Secret`: the request loop sends it only in the
+Authorization header to the API's own host; reprs, errors and logs show at most its last
+four characters.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import os
-import pathlib
-import random
-import threading
 import time
-import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,75 +30,37 @@ import httpx
 from .. import catalog
 from .attribution import MoneyTimeline
 from .budget import RequestBudget, budget_for, key_id
+from .calls import ChatCalls
 from .chat import (
     ChatChunk,
-    ChatEvent,
     ChatReply,
     Embeddings,
-    chat_body,
-    chat_ceiling,
-    embedding_ceiling,
-    embeddings_from,
-    parse_sse,
-    reply_from,
-    stream_credits,
 )
-from .create import Ambiguous as _Ambiguous
-from .create import create_job
+from .create import JobRequests
 from .daily import DailyCap
 from .errors import (
     AuthenticationError,
-    BudgetExceeded,
-    ConfirmationRequired,
-    InsufficientCredits,
     InvalidParams,
     PhayaError,
-    RateLimited,
-    ServerError,
-    TransportError,
-    mask_key,
-    register_secret,
-    retry_after_of,
 )
-from .jobs import Job, JobEvent, Result, _ts
+from .events import ClientEvent, Events, Listener
+from .forward import Forward
+from .http import RequestLoop
+from .jobs import Job, JobBackend, JobRegistry, Result
 from .local_media import split_local, substitute
-from .media import MediaCache, guess_ext, guess_mime
-from .observed import ObservedPrices, credible_charge
+from .media import MediaCache
+from .money import Ledger
+from .observed import ObservedPrices
+from .results import Results
 from .scheduler import PollScheduler, scheduler_for
+from .secret import Secret
+from .wire import epoch
 from .wire import field_of as _field
 from .wire import listing as _listing
 
 __all__ = ["AsyncPhaya", "ClientEvent", "Listener"]
 
-#: What a listener receives: a job's state change, or a finished chat call (``kind == "chat"``).
-ClientEvent = JobEvent | ChatEvent
-Listener = Callable[[ClientEvent], Any]
-
 log = logging.getLogger("phaya_notebook.core")
-
-class _Secret:
-    """Holds the key; its repr and str show only the last four characters."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str):
-        self._value = value
-        register_secret(value)
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return mask_key(self._value)
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> Any:  # never pickled into a file by accident
-        raise TypeError("the API key cannot be pickled")
-
-
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-
 
 class AsyncPhaya:
     """Async client. ``api_key`` / ``base_url`` default to ``PHAYA_API_KEY`` / ``PHAYA_BASE``.
@@ -111,6 +69,16 @@ class AsyncPhaya:
     and expected durations; ``job_speed`` divides expected durations only (a sandbox's
     ``speed``). Both are picked up automatically for the embedded sandbox.
     """
+
+    # settings kept by the collaborator that uses them (core/forward.py), read and written here
+    time_scale = Forward[float]("http", "How much faster than real time the server runs (1 unless a sandbox).")
+    max_retries = Forward[int]("http", "How often a failed request is retried (the policy: core/http.py).")
+    http_timeout = Forward[float]("http", "Seconds to wait for an answer.", attr="timeout", read_only=True)
+    max_credits = Forward[float | None]("ledger", "Credits this client's jobs and calls may commit (None: no limit).")
+    confirm_above = Forward[float]("ledger", "A job (or a batch) priced above this many credits needs confirm=True.")
+    daily_cap = Forward[DailyCap | None]("ledger", "The key's daily spend cap, shared by every process (a Session).")
+    observed = Forward[ObservedPrices]("ledger", "Last real charges per service and price basis (observed.py).")
+    timeline = Forward[MoneyTimeline]("ledger", "Balance readings and money spans (attribution.py).")
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
                  requests_per_minute: int = 60, cache_dir: str | os.PathLike[str] | None = None,
@@ -125,45 +93,38 @@ class AsyncPhaya:
                 "(phaya_notebook.connect() without a key starts the offline sandbox)")
         if not base:
             raise PhayaError("no base URL: pass base_url=... or set PHAYA_BASE (e.g. https://host/api/v1)")
-        self._key = _Secret(key)
+        self._key = Secret(key)
         self.base_url = base.rstrip("/")
         from .launch import settings_for
 
         embedded = settings_for(self.base_url) or {}
-        self.time_scale = float(time_scale or embedded.get("time_scale") or 1.0)
+        scale = float(time_scale or embedded.get("time_scale") or 1.0)
         self.job_speed = float(job_speed or embedded.get("speed") or 1.0)
         self._speed_known = bool(embedded) or time_scale is not None or job_speed is not None
         #: a local sandbox of unknown speed: first polls come early until durations are learned
         self.speed_unknown = False
         self.is_sandbox = bool(embedded) or urlsplit(self.base_url).hostname in ("127.0.0.1", "localhost", "::1")
-        self.budget: RequestBudget = budget_for(self.base_url, key, requests_per_minute, self.time_scale)
-        self._scheduler: PollScheduler = scheduler_for(self.budget)
+        self.budget: RequestBudget = budget_for(self.base_url, key, requests_per_minute, scale)
+        self.stats = {"requests": 0, "retries": 0, "rate_limited": 0, "reconciled": 0}
+        #: the one request loop (core/http.py): budget per attempt, retries, error mapping, the key
+        self.http = RequestLoop(self.base_url, self._key, self.budget, timeout=http_timeout,
+                                max_retries=max_retries, time_scale=scale, is_sandbox=self.is_sandbox,
+                                transport=transport, stats=self.stats)
+        self.scheduler: PollScheduler = scheduler_for(self.budget)
         self.cache = MediaCache(cache_dir)
         self.download = download
-        self.max_credits = max_credits
-        #: the key's daily spend cap shared with every process using the key (set by a Session)
-        self.daily_cap: DailyCap | None = None
-        self.confirm_above = confirm_above
-        self.http_timeout = http_timeout
-        self.max_retries = max_retries
-        self._transport = transport
-        self._host = urlsplit(self.base_url).netloc
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary())
-        self._jobs: dict[tuple[str, str], Job] = {}
-        self._listeners: list[Listener] = []
-        self._money = threading.Lock()
-        self._committed = 0.0     # estimates of jobs created or being created (minus releases)
-        self._inflight: dict[str, int] = {}
-        self._balance_cache: tuple[float, float, float] | None = None
-        #: (loop, task) of the balance read before this client's first job: a burst of
-        #: submits shares it instead of spending one request each
-        self._first_reading: tuple[asyncio.AbstractEventLoop, asyncio.Task[float]] | None = None
-        #: last real charges per service and price basis: estimates use the higher (observed.py)
-        self.observed = ObservedPrices()
-        #: balance readings and money spans, to attribute charges nothing else names (attribution.py)
-        self.timeline = MoneyTimeline()
-        self.stats = {"requests": 0, "retries": 0, "rate_limited": 0, "reconciled": 0}
+        #: every credit rule: confirm threshold, max_credits, daily cap, balance, observed prices
+        self.ledger = Ledger(max_credits=max_credits, confirm_above=confirm_above, read_balance=self.credits,
+                             reuse_for=lambda: 2.0 / self.time_scale)
+        #: every job this client made or re-attached, by (service, id)
+        self.registry = JobRegistry()
+        # the collaborators a Job talks to (jobs.JobBackend), each a public attribute
+        self.events = Events(on_job_end=lambda job: self.timeline.close(job.id))
+        self.results = Results(self.http, self)
+        self.job_requests = JobRequests(self.http, self.scheduler, self.registry, self, self.stats)
+        self.backend = JobBackend(self.job_requests, self.scheduler, self.results, self.ledger,
+                                  self.events, self)
+        self.calls = ChatCalls(self.http, self.ledger, self.events)
 
     def __repr__(self) -> str:
         return (f"<AsyncPhaya {self.base_url} key={self._key!r} "
@@ -183,161 +144,22 @@ class AsyncPhaya:
         """This key's name in the shared window and daily cap (a hash of base URL and key)."""
         return key_id(self.base_url, self._key.get())
 
-    @property
-    def scheduler(self) -> PollScheduler:
-        return self._scheduler
-
-    # ------------------------------------------------------------- plumbing
-
-    def _http(self) -> httpx.AsyncClient:
-        """One httpx client per event loop (connections belong to a loop)."""
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None or client.is_closed:
-            client = httpx.AsyncClient(timeout=self.http_timeout, transport=self._transport,
-                                       follow_redirects=True,
-                                       limits=httpx.Limits(max_connections=50, max_keepalive_connections=20))
-            self._clients[loop] = client
-        return client
-
-    def _url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
-
-    def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._key.get()}"}
-
-    async def _backoff(self, attempt: int) -> None:
-        self.stats["retries"] += 1
-        delay = min(8.0, 0.5 * 2 ** attempt) * random.uniform(0.5, 1.0) / self.time_scale
-        await asyncio.sleep(delay)
-
-    async def _call(self, method: str, path: str, *, json: Any = None, params: Mapping[str, Any] | None = None,
-                    files: Any = None, safe: bool = True, auth: bool = True, priority: float | None = None,
-                    background: bool = False, retries: int | None = None, what: str = "") -> Any:
-        """The one request path: budget, error mapping, safe retries; returns parsed JSON."""
-        url = self._url(path)
-        what = what or f"{method} {path.split('?')[0]}"
-        retries = self.max_retries if retries is None else retries
-        attempt = 0
-        limited = 0
-        while True:
-            cell = None
-            if auth:
-                cell = await self.budget.acquire(time.monotonic() if priority is None else priority,
-                                                 background=background)
-            self.stats["requests"] += 1
-            try:
-                resp = await self._http().request(method, url, json=json, params=params, files=files,
-                                                  headers=self._auth() if auth else None)
-            except _NOT_SENT as exc:
-                self.budget.settle(cell)
-                err: PhayaError = TransportError(f"{what}: could not connect to {self._host} "
-                                                 f"({type(exc).__name__})")
-                if attempt < retries:
-                    attempt += 1
-                    if self.is_sandbox and await self._revive_sandbox():
-                        continue  # the persistent sandbox was down: started again (nothing was sent)
-                    await self._backoff(attempt)
-                    continue
-                raise err from exc
-            except httpx.TransportError as exc:
-                self.budget.settle(cell)
-                timed_out = isinstance(exc, httpx.TimeoutException)
-                err = TransportError(f"{what}: {'no answer in time' if timed_out else 'connection dropped'} "
-                                     f"({type(exc).__name__})")
-                if not safe:
-                    raise _Ambiguous(err, "timeout" if timed_out else "dropped",
-                                     "no answer in time" if timed_out else "the connection was dropped") from exc
-                if attempt < retries:
-                    attempt += 1
-                    await self._backoff(attempt)
-                    continue
-                raise err from exc
-            self.budget.settle(cell)
-            code = resp.status_code
-            if code == 429:
-                retry_after = retry_after_of(resp)
-                self.stats["rate_limited"] += 1
-                self.budget.pause(retry_after if retry_after is not None else
-                                  self.budget.window / self.budget.limit * 2)
-                limited += 1
-                if limited <= max(retries, 3) * 2:
-                    continue
-                raise PhayaError.from_response(resp, what)
-            if code >= 500:
-                err = PhayaError.from_response(resp, what)
-                if not safe:
-                    raise _Ambiguous(err, "answered", f"the server answered {code}")
-                if attempt < retries:
-                    attempt += 1
-                    await self._backoff(attempt)
-                    continue
-                raise err
-            if code >= 400:
-                raise PhayaError.from_response(resp, what)
-            try:
-                return resp.json()
-            except ValueError:
-                err = ServerError(f"{what}: the answer ({code}) is not valid JSON")
-                if not safe:
-                    raise _Ambiguous(err, "answered", "the answer was not valid JSON") from None
-                if attempt < retries:
-                    attempt += 1
-                    await self._backoff(attempt)
-                    continue
-                raise err from None
-
-    async def _revive_sandbox(self) -> bool:
-        """The embedded sandbox stopped (killed, stopped, rebooted): start it again, same URL."""
-        from .launch import is_embedded, revive
-
-        return is_embedded(self.base_url) and await asyncio.to_thread(revive, self.base_url)
-
-    async def _get(self, path: str, **kw: Any) -> Any:
-        return await self._call("GET", path, **kw)
-
     # ------------------------------------------------------------- account
 
     async def credits(self) -> float:
         sent = time.time()
-        data = await self._get("/user/credits")
+        data = await self.http.get("/user/credits")
         balance = float(_field(data, "credits_balance", "credits", "balance"))
         self.timeline.reading(sent, time.time(), balance)
         return balance
 
     async def profile(self) -> dict[str, Any]:
-        data = await self._get("/user/profile")
+        data = await self.http.get("/user/profile")
         return dict(data.get("data", data)) if isinstance(data, dict) else {"profile": data}
 
     async def credits_history(self, limit: int = 20) -> list[dict[str, Any]]:
-        data = await self._get("/user/credits/history", params={"limit": limit})
+        data = await self.http.get("/user/credits/history", params={"limit": limit})
         return _listing(data, "transactions", "history", "data")
-
-    async def _balance_for(self, own: float) -> float:
-        """The balance left for a job about to be created (one request serves a burst of submits).
-
-        A balance read a moment ago is reused, minus every job reserved since (the one that
-        read it included), so a burst of expensive submits needs one ``/user/credits``.
-        """
-        now = time.monotonic()
-        cached = self._balance_cache
-        if cached is None or now - cached[0] > 2.0 / self.time_scale:
-            before = self.committed_credits - own
-            balance = await self.credits()
-            self._balance_cache = (time.monotonic(), balance, before)
-            return balance
-        _, balance, before = cached
-        return balance - max(0.0, self.committed_credits - own - before)
-
-    async def _reading_before_first_job(self) -> None:
-        """The balance before this client's first job, read once for a whole burst of submits."""
-        loop = asyncio.get_running_loop()
-        pending = self._first_reading
-        if pending is None or pending[0] is not loop or (
-                pending[1].done() and (pending[1].cancelled() or pending[1].exception() is not None)):
-            pending = (loop, loop.create_task(self.credits()))
-            self._first_reading = pending
-        await asyncio.shield(pending[1])
 
     async def _learn_sandbox_speed(self) -> None:
         """A local sandbox we were not told about may say how fast it runs (``/_sandbox/health``).
@@ -349,7 +171,7 @@ class AsyncPhaya:
         self._speed_known = True
         root = self.base_url.rsplit("/api/", 1)[0]
         try:
-            resp = await self._http().get(f"{root}/_sandbox/health", timeout=2.0)
+            resp = await self.http.client().get(f"{root}/_sandbox/health", timeout=2.0)
             data = resp.json() if resp.status_code == 200 else {}
         except (httpx.HTTPError, ValueError):
             data = {}
@@ -389,100 +211,19 @@ class AsyncPhaya:
         return self._price(svc, self._validate(svc, split_local(svc, params)[0]))
 
     def _price(self, svc: catalog.Service, body: Mapping[str, Any]) -> catalog.Estimate:
-        return self.observed.price(svc, catalog.estimate(svc, body))
+        return self.ledger.price(svc, catalog.estimate(svc, body))
 
     def settle_charge(self, service: str, job_id: str, net: float) -> None:
         """A job's real net charge became known (credits history or balance): its reservation
-        against ``max_credits`` becomes exactly that, up or down."""
-        job = self._jobs.get((self._service(service).name, job_id))
-        if job is None or not job.done:
-            return
-        with self._money:
-            reserved = getattr(job, "_reserved", 0.0)
-            self._committed = max(0.0, self._committed + float(net) - reserved)
-            job._reserved = float(net)  # type: ignore[attr-defined]
-        if self.daily_cap is not None:  # the key's daily cap counts the real charge too
-            self._daily_call(self.daily_cap.settle_job, job.id, float(net), False)
-        if job.status == "completed":  # what the user sees (result.credits) is the real charge too
-            job.charged = float(net)
-            if job.result is not None:
-                job.result.credits = float(net)
+        against ``max_credits`` becomes exactly that, up or down (``Ledger.settle_charge``)."""
+        job = self.registry.find(self._service(service).name, job_id)
+        if job is not None:
+            self.ledger.settle_charge(job, net)
 
     @property
     def committed_credits(self) -> float:
         """Estimated credits of jobs this client created (or is creating), minus refunds, plus chat calls."""
-        with self._money:
-            return self._committed
-
-    def _reserve(self, credits: float, what: str = "job") -> None:
-        with self._money:
-            if self.max_credits is not None and self._committed + credits > self.max_credits + 1e-9:
-                left = max(0.0, self.max_credits - self._committed)
-                amount = f"~{credits:g}" if what == "job" else f"up to {credits:g}"
-                raise BudgetExceeded(
-                    f"this {what} ({amount} credits) would exceed the session budget max_credits="
-                    f"{self.max_credits:g} ({left:g} left)"
-                    + ("; a smaller max_tokens lowers that" if what == "chat call" else ""),
-                    estimate=credits, remaining=left)
-            self._committed += credits
-
-    def _unreserve(self, credits: float) -> None:
-        with self._money:
-            self._committed = max(0.0, self._committed - credits)
-
-    def _settle(self, job: Job) -> None:
-        """A completed job: its reservation becomes what the server says it charged —
-        unless that is not credible (``credits_used: 0`` for a priced job, as the live API
-        answers): then it stays reserved until the real charge is known (``settle_charge``)."""
-        reserved = getattr(job, "_reserved", 0.0)
-        charged = credible_charge(job.estimate.credits, job.charged)
-        if charged is not None and reserved and charged < reserved:
-            self._unreserve(reserved - charged)
-            job._reserved = charged  # type: ignore[attr-defined]
-        cap_res = getattr(job, "_cap_res", None)
-        if self.daily_cap is not None and charged is not None:  # else: reserved until settle_charge
-            if cap_res is not None:
-                self._daily_call(self.daily_cap.settle, cap_res, charged, job.id)
-            elif job.estimate.basis == "resumed":  # reserved by an earlier process
-                self._daily_call(self.daily_cap.settle_job, job.id, charged)
-
-    def _release(self, job: Job) -> None:
-        amount = getattr(job, "_reserved", 0.0)
-        job._reserved = 0.0  # type: ignore[attr-defined]
-        if amount:
-            self._unreserve(amount)
-        cap_res = getattr(job, "_cap_res", None)
-        if cap_res is None and self.daily_cap is not None and job.estimate.basis == "resumed":
-            self._daily_call(self.daily_cap.settle_job, job.id, None)
-        self._release_daily(cap_res)
-        job._cap_res = None  # type: ignore[attr-defined]
-
-    def _reserve_call(self, ceiling: float, what: str) -> int | None:
-        """A chat or embedding call: its ceiling from the session budget, then from the daily cap."""
-        self._reserve(ceiling, what)
-        try:
-            return self._reserve_daily(ceiling, what)
-        except BaseException:
-            self._unreserve(ceiling)
-            raise
-
-    def _reserve_daily(self, credits: float, what: str = "job") -> int | None:
-        """Reserve from the key's daily cap (every process on the key); BudgetExceeded past it."""
-        if self.daily_cap is None:
-            return None
-        return self.daily_cap.reserve(credits, what)
-
-    def _release_daily(self, reservation: int | None) -> None:
-        if reservation is not None and self.daily_cap is not None:
-            self._daily_call(self.daily_cap.release, reservation)
-
-    def _daily_call(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Settle or release in the shared store; a failure leaves the reservation (never under-counts)."""
-        try:
-            fn(*args)
-        except Exception as exc:
-            log.error("daily cap: could not update the shared reservation (%s: %s); it stays reserved",
-                      type(exc).__name__, exc)
+        return self.ledger.committed
 
     # ------------------------------------------------------------- jobs
 
@@ -498,30 +239,18 @@ class AsyncPhaya:
         params, local = split_local(svc, params)
         body = self._validate(svc, params)
         est = self._price(svc, body)
-        if est.credits > self.confirm_above and not confirm:
-            raise ConfirmationRequired(
-                f"{svc.name} costs about {catalog.credits_text(est.credits)} ({est.basis}), above confirm_above="
-                f"{self.confirm_above:g}: pass confirm=True to run it", estimate=est)
+        self.ledger.check_confirm(svc.name, est, confirm)
         await self._learn_sandbox_speed()
-        self._reserve(est.credits)
-        cap_res: int | None = None
+        held = self.ledger.reserve(est.credits)
         try:
-            cap_res = self._reserve_daily(est.credits)
-            if est.credits >= self.confirm_above:
-                balance = await self._balance_for(est.credits)
-                if balance < est.credits:
-                    raise InsufficientCredits(
-                        f"{svc.name} needs about {catalog.credits_text(est.credits)}; the balance is {balance:g}",
-                        needed=est.credits, balance=balance)
+            await self.ledger.check_balance(svc.name, est.credits)
             if local:
-                body = substitute(body, await self._upload_all(local))
-            if self.timeline.enabled and not self.timeline.has_reading_before(time.time()):
-                await self._reading_before_first_job()
+                body = substitute(body, await self.results.upload_all(local))
+            await self.ledger.read_before_first_job()
             sent = time.time()
-            job_id, data = await self._create(svc, body)
+            job_id, data = await self.job_requests.create(svc, body)
         except BaseException:
-            self._unreserve(est.credits)
-            self._release_daily(cap_res)
+            self.ledger.cancel(held)
             raise
         self.timeline.open(job_id, sent)
         charged = data.get("credits_used", data.get("credits_charged"))
@@ -530,16 +259,13 @@ class AsyncPhaya:
             # a job found by reconciling may have finished already: its result (and media)
             # still come from one status poll, so it must not start out as done
             status = None
-        job = Job(self, svc, job_id, body, est, tags=tuple(tags),
+        job = Job(self.backend, svc, job_id, body, est, tags=tuple(tags),
                   charged=float(charged) if isinstance(charged, (int, float)) else None, raw_status=status)
-        job._reserved = est.credits  # type: ignore[attr-defined]
-        job._cap_res = cap_res  # type: ignore[attr-defined]
-        if cap_res is not None and self.daily_cap is not None:
-            self._daily_call(self.daily_cap.attach, cap_res, job_id)
+        self.ledger.attach(job, held)
         job.watched = watch
-        self._jobs[(svc.name, job_id)] = job
-        self._emit("created", job)
-        job._ensure_driver()
+        self.registry.add(job)
+        self.events.emit("created", job)
+        job.start()
         return job
 
     async def generate(self, service: str | catalog.Service, *, confirm: bool = False,
@@ -553,72 +279,30 @@ class AsyncPhaya:
         """Re-attach to a job by id (resume after a timeout or a restart); polling restarts."""
         svc = self._service(service)
         await self._learn_sandbox_speed()
-        job = self._jobs.get((svc.name, job_id))
+        job = self.registry.find(svc.name, job_id)
         if job is None:
-            job = Job(self, svc, job_id, {}, catalog.Estimate(svc.min_price, False, "resumed"))
-            job._reserved = 0.0  # type: ignore[attr-defined]
-            self._jobs[(svc.name, job_id)] = job
+            job = Job(self.backend, svc, job_id, {}, catalog.Estimate(svc.min_price, False, "resumed"))
+            self.registry.add(job)
             await job.refresh()
-            created = _ts(job.fields.get("created_at"))
+            created = epoch(job.fields.get("created_at"))
             if created is not None:
                 job.created_at = min(created, time.time())
-        job._deadline_mono = time.monotonic() + svc.timeout_for(job.params) / self.time_scale
-        job.timed_out = False
-        if not job.done:
-            job._ensure_driver()
+        job.resume()
         return job
 
     @property
     def jobs(self) -> list[Job]:
-        return list(self._jobs.values())
-
-    async def _poll(self, job: Job, due: float, interactive: bool = False) -> dict[str, Any]:
-        data = await self._get(job.service.status_url(job.id), priority=due,
-                               background=not (interactive or job.watched), retries=2,
-                               what=f"status of {job.service.name} job {job.id}")
-        if not isinstance(data, dict):
-            raise ServerError(f"status of {job.id}: expected an object")
-        return dict(data.get("data", data)) if "status" not in data and isinstance(data.get("data"), dict) \
-            else data
-
-    async def _cancel(self, job: Job) -> bool:
-        # cancelling is safe to repeat: a second cancel of a cancelled job just says no
-        data = await self._call("POST", job.service.cancel_url(job.id), safe=True, retries=2)
-        return bool(isinstance(data, dict) and data.get("success"))
+        return list(self.registry.values())
 
     async def history(self, service: str | catalog.Service, limit: int = 20) -> list[dict[str, Any]]:
         svc = self._service(service)
         if not svc.history:
             raise PhayaError(f"{svc.name} has no history endpoint (services with one: "
                              + ", ".join(s.name for s in catalog.SERVICES.values() if s.history) + ")")
-        data = await self._get(svc.history, params={"limit": limit})
+        data = await self.http.get(svc.history, params={"limit": limit})
         return _listing(data, "jobs", "characters", "history", "data")
 
-    # ------------------------------------------------------------- create (core/create.py)
-
-    async def _create(self, svc: catalog.Service, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        """One create request; reconciled, never blindly repeated, after an ambiguous failure."""
-        return await create_job(self, svc, body)
-
-    # ------------------------------------------------------------- results and media
-
-    async def _make_result(self, job: Job) -> Result:
-        data = job.fields
-        urls: list[str] = []
-        for name in job.service.result_fields:
-            if name in ("origin_url",):
-                continue
-            value = data.get(name)
-            for v in value if isinstance(value, list) else [value]:
-                if isinstance(v, str) and v.startswith(("http://", "https://")) and v not in urls:
-                    urls.append(v)
-        char = data.get("character_id") if isinstance(data.get("character_id"), str) else None
-        text = data.get("text") if isinstance(data.get("text"), str) else None
-        result = Result(job.id, job.service.name, job.service.media, urls, [], data,
-                        credits=float(job.charged or 0.0), character_id=char, text=text or char)
-        if self.download:
-            await self.fetch_media(result)
-        return result
+    # ------------------------------------------------------------- results and media (core/results.py)
 
     async def fetch_media(self, result: Result) -> bool:
         """Download a result's files into the cache (again); True when every file is local.
@@ -627,215 +311,50 @@ class AsyncPhaya:
         this later (the session retries with backoff, ``resume()`` too) fills ``paths`` in
         URL order once every file came. GETs only: never a new create.
         """
-        paths: list[pathlib.Path] = []
-        mimes: list[str] = []
-        sizes: list[int] = []
-        errors: list[str] = []
-        for url in result.urls:
-            try:
-                content, ctype = await self._fetch(url)
-            except PhayaError as exc:
-                errors.append(f"{url}: {exc}")
-                continue
-            path = await asyncio.to_thread(self.cache.store, content, guess_ext(url, ctype))
-            paths.append(path)
-            mimes.append(guess_mime(path, ctype))
-            sizes.append(len(content))
-        if errors and result.paths:  # keep what an earlier try already has
-            return False
-        result.paths[:], result.mime_types[:], result.sizes[:] = paths, mimes, sizes
-        result.download_errors[:] = errors
-        return not errors
-
-    async def _fetch(self, url: str) -> tuple[bytes, str | None]:
-        """Download a result file. The key goes only to the API's own host, and only if it asks."""
-        same_host = urlsplit(url).netloc == self._host
-        counted = url.startswith(self.base_url + "/")
-        with_auth = counted
-        attempt = limited = 0
-        while True:
-            cell = None
-            if counted or with_auth:
-                cell = await self.budget.acquire(time.monotonic(), background=True)
-            try:
-                resp = await self._http().get(url, headers=self._auth() if with_auth else None)
-            except httpx.TransportError as exc:
-                self.budget.settle(cell)
-                if attempt < 3:
-                    attempt += 1
-                    await self._backoff(attempt)
-                    continue
-                raise TransportError(f"download of a result failed ({type(exc).__name__})") from exc
-            self.budget.settle(cell)
-            if resp.status_code in (401, 403) and same_host and not with_auth:
-                with_auth = True
-                continue
-            if resp.status_code == 429 and limited < 10:
-                limited += 1
-                if with_auth or counted:
-                    self.budget.pause(retry_after_of(resp) or 1.0)
-                else:  # a storage host's own limit: wait, without stopping API traffic
-                    await asyncio.sleep(min(retry_after_of(resp) or 1.0, 10.0) / self.time_scale)
-                continue
-            if resp.status_code >= 500 and attempt < 3:
-                attempt += 1
-                await self._backoff(attempt)
-                continue
-            if resp.status_code >= 400:
-                raise PhayaError.from_response(resp, "download")
-            return resp.content, resp.headers.get("content-type")
-
-    async def _upload_all(self, files: Mapping[str, pathlib.Path]) -> dict[str, str]:
-        """Upload local files at once; {placeholder: URL}."""
-        keys = list(files)
-        urls = await asyncio.gather(*(self.upload(files[k]) for k in keys))
-        return dict(zip(keys, urls, strict=True))
+        return await self.results.fetch_media(result)
 
     async def upload(self, path_or_bytes: str | os.PathLike[str] | bytes, filename: str | None = None) -> str:
         """Put a local file in Phaya storage (``media/upload``); returns its URL for *_url params."""
-        if isinstance(path_or_bytes, (bytes, bytearray)):
-            content, name = bytes(path_or_bytes), filename or "upload.bin"
-        else:
-            p = pathlib.Path(path_or_bytes)
-            if not p.is_file():
-                raise InvalidParams("upload", [catalog.ParamProblem("path_or_bytes", f"{str(p)!r} is not a file",
-                                                                    "bytes or the path of an existing file")])
-            content, name = p.read_bytes(), filename or p.name
-        data = await self._call("POST", "/media/upload", files={"file": (name, content)}, safe=True,
-                                what="upload")
-        url = _field(data, "url", "file_url", "data") if isinstance(data, dict) else None
-        if not isinstance(url, str):
-            raise ServerError("upload: the answer has no url")
-        return url
+        return await self.results.upload(path_or_bytes, filename)
 
     # ------------------------------------------------------------- chat and lists
 
     async def chat(self, messages: str | list[dict[str, Any]], *, model: str | None = None,
                    **kw: Any) -> ChatReply:
-        body = chat_body(messages, model, False, kw)
-        started = time.monotonic()
-        cap_res = self._reserve_call(chat_ceiling(body), "chat call")
-        try:
-            try:
-                data = await self._call("POST", "/phaya-gpt/chat/completions", json=body, safe=False,
-                                        what="chat")
-            except _Ambiguous as amb:
-                raise amb.error from None
-            reply = reply_from(data if isinstance(data, dict) else {})
-        except BaseException as exc:
-            self._emit_chat(body, None, None, None, False, started, _why(exc), cap_res)
-            raise
-        self._emit_chat(body, reply.model, reply.usage, reply.credits, False, started, None, cap_res)
-        return reply
+        return await self.calls.chat(messages, model, kw)
 
-    async def chat_stream(self, messages: str | list[dict[str, Any]], *, model: str | None = None,
-                          **kw: Any) -> AsyncGenerator[ChatChunk, None]:
+    def chat_stream(self, messages: str | list[dict[str, Any]], *, model: str | None = None,
+                    **kw: Any) -> AsyncGenerator[ChatChunk, None]:
         """Text deltas as they arrive, then one ``done`` chunk with usage and credits.
 
         An async generator holding an open response: consume it inside
         ``contextlib.aclosing(...)`` (as every layer here does) so that stopping early
         closes the connection at once instead of leaving it to the garbage collector.
         """
-        body = chat_body(messages, model, True, kw)
-        started = time.monotonic()
-        cap_res = self._reserve_call(chat_ceiling(body), "chat call")
-        emitted = False
-        seen_model: str | None = None
-        try:
-            for attempt in range(self.max_retries + 1):
-                cell = await self.budget.acquire(time.monotonic())
-                self.stats["requests"] += 1
-                try:
-                    async with self._http().stream("POST", self._url("/phaya-gpt/chat/completions"), json=body,
-                                                   headers=self._auth()) as resp:
-                        self.budget.settle(cell)
-                        if resp.status_code == 429:
-                            self.budget.pause(retry_after_of(resp) or 1.0)
-                            continue
-                        if resp.status_code >= 400:
-                            await resp.aread()
-                            raise PhayaError.from_response(resp, "chat stream")
-                        lines = resp.aiter_lines()
-                        try:
-                            async with aclosing(parse_sse(lines)) as chunks:
-                                async for chunk in chunks:
-                                    seen_model = chunk.model or seen_model
-                                    if chunk.done and not emitted:  # the call is complete: report it now
-                                        emitted = True
-                                        usage = chunk.usage or {}
-                                        self._emit_chat(body, seen_model, usage,
-                                                        stream_credits(seen_model or body.get("model"), usage,
-                                                                       chunk.credits),
-                                                        True, started, None, cap_res)
-                                    yield chunk
-                        finally:
-                            await _finish_stream(resp, lines)
-                        return
-                except _NOT_SENT as exc:
-                    if attempt < self.max_retries:
-                        await self._backoff(attempt)
-                        continue
-                    raise TransportError(f"chat stream: could not connect ({type(exc).__name__})") from exc
-                except httpx.TransportError as exc:
-                    raise TransportError(f"chat stream broke off ({type(exc).__name__})") from exc
-            raise RateLimited("chat stream: still rate limited after retries")
-        except GeneratorExit:  # the consumer stopped before the final usage chunk
-            if not emitted:
-                self._emit_chat(body, seen_model, None, None, True, started, "closed early", cap_res)
-            raise
-        except BaseException as exc:
-            if not emitted:
-                self._emit_chat(body, seen_model, None, None, True, started, _why(exc), cap_res)
-            raise
+        return self.calls.stream(messages, model, kw)
 
     async def embed(self, input: str | list[str], *, model: str | None = None) -> Embeddings:
-        if not (isinstance(input, str) or (isinstance(input, list) and input
-                                           and all(isinstance(x, str) for x in input))):
-            raise InvalidParams("embedding", [catalog.ParamProblem("input", "is not text",
-                                                                   "a string or a non-empty list of strings")])
-        model = model or next(iter(catalog.EMBEDDING_MODELS))
-        if model not in catalog.EMBEDDING_MODELS:
-            raise InvalidParams("embedding", [catalog.ParamProblem(
-                "model", f"{model!r} is not allowed", ", ".join(catalog.EMBEDDING_MODELS))])
-        ceiling = embedding_ceiling(input, model)
-        cap_res = self._reserve_call(ceiling, "embedding call")
-        started = time.time()
-        try:
-            try:
-                data = await self._call("POST", "/embedding/create", json={"input": input, "model": model},
-                                        safe=False, what="embedding")
-            except _Ambiguous as amb:
-                raise amb.error from None
-            emb = embeddings_from(data, model)  # the live shape (success, id, 4096-d) and the older one
-        except BaseException:  # as for chat: a call that failed before answering keeps nothing
-            self._unreserve(ceiling)
-            self._release_daily(cap_res)
-            raise
-        self._unreserve(ceiling - emb.credits)  # settle at the price, even above the ceiling
-        if cap_res is not None and self.daily_cap is not None:
-            self._daily_call(self.daily_cap.settle, cap_res, emb.credits)
-        self.timeline.call(started, time.time(), emb.credits, kind="embedding")
-        return emb
+        return await self.calls.embed(input, model)
 
     async def voices(self) -> list[dict[str, Any]]:
-        return _listing(await self._get("/text-to-speech/voices", auth=False), "voices")
+        return _listing(await self.http.get("/text-to-speech/voices", auth=False), "voices")
 
     async def models(self) -> list[dict[str, Any]]:
-        return _listing(await self._get("/phaya-gpt/models"), "models", "data")
+        return _listing(await self.http.get("/phaya-gpt/models"), "models", "data")
 
     async def pricing(self) -> list[dict[str, Any]]:
-        return _listing(await self._get("/phaya-gpt/pricing"), "pricing", "data")
+        return _listing(await self.http.get("/phaya-gpt/pricing"), "pricing", "data")
 
     async def characters(self) -> list[dict[str, Any]]:
-        return _listing(await self._get("/sora2-character/list"), "characters", "data")
+        return _listing(await self.http.get("/sora2-character/list"), "characters", "data")
 
     async def media_queue_stats(self) -> dict[str, Any]:
         """How many media utility jobs wait and run on the server (``GET /media/queue/stats``)."""
-        data = await self._get("/media/queue/stats")
+        data = await self.http.get("/media/queue/stats")
         return dict(data) if isinstance(data, dict) else {}
 
     async def supported_platforms(self) -> list[str]:
-        return [str(p) for p in _listing(await self._get("/video-download/supported-platforms"),
+        return [str(p) for p in _listing(await self.http.get("/video-download/supported-platforms"),
                                          "platforms", "data")]
 
     # ------------------------------------------------------------- events and closing
@@ -846,95 +365,20 @@ class AsyncPhaya:
         Listeners run synchronously on the loop that made the event; one that raises is
         logged and skipped, never allowed to break the job or the chat call.
         """
-        self._listeners.append(fn)
+        self.events.add(fn)
 
     def remove_listener(self, fn: Listener) -> None:
-        if fn in self._listeners:
-            self._listeners.remove(fn)
-
-    def _emit(self, kind: str, job: Job) -> None:
-        if kind in ("completed", "failed", "cancelled"):
-            self.timeline.close(job.id)
-        self._deliver(JobEvent(kind, job))  # type: ignore[arg-type]
-
-    def _emit_chat(self, body: dict[str, Any], model: str | None, usage: dict[str, Any] | None,
-                   credits: float | None, streamed: bool, started: float, error: str | None,
-                   cap_res: int | None = None) -> None:
-        """Report a finished chat call and turn its reservation into what it cost.
-
-        A priced reply keeps its credits; a call that failed before any answer keeps
-        nothing; one cut off mid-answer keeps its ceiling (the server may have charged).
-        """
-        ceiling = chat_ceiling(body)
-        now = time.time()
-        if credits is not None or model is not None:  # it reached the server
-            self.timeline.call(now - (time.monotonic() - started), now, credits)
-        if credits is not None:
-            self._unreserve(ceiling - float(credits))  # settle at the price, even above the ceiling
-            if cap_res is not None and self.daily_cap is not None:
-                self._daily_call(self.daily_cap.settle, cap_res, float(credits))
-        elif error is not None and model is None:
-            self._unreserve(ceiling)
-            self._release_daily(cap_res)
-        self._deliver(ChatEvent(model or str(body.get("model") or catalog.DEFAULT_CHAT_MODEL),
-                                list(body.get("messages") or []), dict(usage or {}),
-                                None if credits is None else float(credits), streamed, error,
-                                time.monotonic() - started))
-
-    def _deliver(self, event: ClientEvent) -> None:
-        for fn in list(self._listeners):
-            try:
-                fn(event)
-            except Exception:
-                log.exception("listener failed on a %s event", event.kind)
+        self.events.remove(fn)
 
     async def aclose(self) -> None:
         """Stop polling on this loop (jobs stay resumable) and close its connections."""
         loop = asyncio.get_running_loop()
-        for job in self._jobs.values():
-            d = job._driver
-            if d is not None and not d.done() and d.get_loop() is loop:
-                d.cancel()
-        client = self._clients.pop(loop, None)
-        if client is not None:
-            await client.aclose()
+        self.registry.stop_polling(loop)
+        await self.http.aclose()
 
     async def __aenter__(self) -> AsyncPhaya:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-# ----------------------------------------------------------------- helpers
-
-
-def _why(exc: BaseException) -> str:
-    """A chat event's ``error``: the message, or the exception's name when it has none."""
-    if isinstance(exc, asyncio.CancelledError):
-        return "cancelled"
-    return str(exc) or type(exc).__name__
-
-
-async def _finish_stream(resp: httpx.Response, lines: AsyncIterator[str]) -> None:
-    """Close a streamed response and run its generator chain to the end, here and now.
-
-    httpx reads a body through nested async generators (lines, text, bytes, down to
-    httpcore's connection stream). Closing the outer one leaves the inner ones suspended
-    for the garbage collector, which finalizes them later on whatever loop is left (or on
-    none: "coroutine ... aclose was never awaited", "no running event loop"). So the
-    response is closed first — the connection is dropped, nothing more is read from the
-    server — and the chain is then pulled until it ends: what is left is only data
-    already buffered, then an error from the closed connection, which unwinds every level.
-    """
-    await resp.aclose()
-    # in this task (the chain's cancel scopes belong to it), bounded in time where asyncio can
-    timeout: Any = getattr(asyncio, "timeout", None)
-    try:
-        async with timeout(2.0) if timeout is not None else contextlib.nullcontext():
-            async for _ in lines:
-                pass
-    except Exception as exc:  # the expected end of a closed stream (ReadError, StreamClosed, ...)
-        log.debug("chat stream closed: %s", type(exc).__name__)
-
 

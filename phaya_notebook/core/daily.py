@@ -5,7 +5,8 @@ and teammate using it. ``PHAYA_DAILY_CAP`` (or ``connect(daily_cap=...)``) is re
 a store those processes share (the job log: ``joblog.shared``), atomically, before the
 create request, so concurrent kernels can never overshoot it together. A reservation is
 settled at what the server charged, or released when nothing was (create failed, job
-refunded or cancelled).
+refunded or cancelled). The client's ledger (``core/money.py``) does all of that together
+with the session budget; this module knows only the cap and its store.
 """
 
 from __future__ import annotations

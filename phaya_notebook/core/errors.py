@@ -33,8 +33,6 @@ from ..catalog import Estimate, ParamError, ParamProblem
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
 
-    from .jobs import Job
-
 __all__ = [
     "AmbiguousCreate",
     "AuthenticationError",
@@ -207,7 +205,7 @@ class AuthenticationError(PhayaError):
 
 class InsufficientCredits(PhayaError):
     status_code = 402
-    hint = "top up, or pick a cheaper model: phaya.estimate(service, ...) prices a job without running it"
+    hint = "top up (sandbox: python -m phaya_notebook.sandbox topup), or a cheaper model: see phaya.estimate"
 
     def __init__(self, message: str = "", *, needed: float | None = None, balance: float | None = None,
                  **kw: Any):
@@ -270,10 +268,10 @@ class JobFailed(PhayaError):
         money = "its credits were refunded" if self.refunded else "phaya.jobs() shows what it was charged"
         return f"{money}; try another prompt or model"
 
-    def __init__(self, message: str, *, job: Job | None = None, error: str | None = None,
+    def __init__(self, message: str, *, job: Any = None, error: str | None = None,
                  refunded: bool = False):
         super().__init__(message)
-        self.job = job
+        self.job = job  # the core.jobs.Job (typed Any: errors.py sits below jobs.py)
         self.error = error
         self.refunded = refunded
 
@@ -283,9 +281,9 @@ class JobTimeout(PhayaError):
 
     hint = "the job keeps running on the server: phaya.resume() collects it later"
 
-    def __init__(self, message: str, *, job: Job | None = None):
+    def __init__(self, message: str, *, job: Any = None):
         super().__init__(message)
-        self.job = job
+        self.job = job  # the core.jobs.Job (typed Any: errors.py sits below jobs.py)
 
 
 class ConfirmationRequired(PhayaError):

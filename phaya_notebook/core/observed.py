@@ -12,7 +12,8 @@ an exact estimate ("720p, 8 s, no audio", "2 credits at resolution=2K"), so a ne
 not hide what a setting costs. Estimates that depend on the media (not exact) learn nothing.
 
 Every money rule of this kind lives here (public: :func:`price_key`, :func:`with_observed`,
-:class:`ObservedPrices`) so it can move into the ledger (``core/money.py``) as one piece.
+:class:`ObservedPrices`); the client's ledger (``core/money.py``) holds one ObservedPrices
+and prices every job and batch through it (``Ledger.price``).
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ When the budget is shared with other processes (``RequestBudget.share``), so are
 observations: each finished job's ratio goes to the shared store, and the other
 processes' ratios are read back (at most every ``PEER_EVERY`` scaled seconds), so eight
 kernels with a few jobs each time their polls as well as one kernel with all of them.
+
+The scheduler knows nothing of :class:`~.jobs.Job`: each job owns a :class:`PollState`
+(its clock, expected duration and poll count) and hands it to :meth:`PollScheduler.turn`.
 """
 
 from __future__ import annotations
@@ -21,15 +24,14 @@ import statistics
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 from .. import catalog
 from .budget import RequestBudget
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .jobs import Job
-
-__all__ = ["PollScheduler", "scheduler_for"]
+__all__ = ["Pace", "PollScheduler", "PollState", "scheduler_for"]
 
 #: Where the first poll lands without observations, as a multiple of the typical duration:
 #: high in the contract's +-30 % spread, so most jobs need one poll; the rest are found by
@@ -37,6 +39,39 @@ __all__ = ["PollScheduler", "scheduler_for"]
 DEFAULT_UPPER = 1.15
 #: How often (in the server's seconds) other processes' observations are read back.
 PEER_EVERY = 1.0
+
+
+class Pace(Protocol):
+    """How fast a client's server runs (``AsyncPhaya``'s public attributes; a time-scaled sandbox)."""
+
+    time_scale: float  # divides every interval: rate window, poll floor, durations
+    job_speed: float  # divides expected durations only
+    speed_unknown: bool  # a local sandbox that did not say its speed: first polls come early
+
+
+@dataclass
+class PollState:
+    """What the scheduler reads of one job: owned and updated by the job (monotonic clock)."""
+
+    service: str
+    created: float  # monotonic time the job was created
+    base_seconds: float  # the catalog's typical duration, in this client's clock
+    speed_unknown: bool = False  # a local sandbox that did not say its speed: look early
+    polls: int = 0
+    late_polls: int = 0  # polls after the typical duration (they set the back-off)
+    last_poll: float = 0.0  # monotonic; 0.0 (never polled) reads as ``created``
+    predicted_end: float | None = None  # from the server's progress hint, when it gives one
+
+    def __post_init__(self) -> None:
+        self.last_poll = self.last_poll or self.created
+
+    def count(self, now: float | None = None) -> None:
+        """One poll happened (answered or not)."""
+        now = time.monotonic() if now is None else now
+        if self.polls and now > self.created + self.base_seconds:
+            self.late_polls += 1
+        self.polls += 1
+        self.last_poll = now
 
 
 class PollScheduler:
@@ -74,7 +109,7 @@ class PollScheduler:
             self._all.append(f)
         shared = self.budget.shared
         if shared is not None and hasattr(shared, "observe"):
-            self.budget._shared_call(shared.observe, service, f)
+            self.budget.shared_call(shared.observe, service, f)
 
     def _read_peers(self) -> None:
         """Take in what other processes on the key observed since the last read (rate-limited)."""
@@ -83,7 +118,7 @@ class PollScheduler:
         if shared is None or not hasattr(shared, "observations") or now - self._peer_read < PEER_EVERY / self.time_scale:
             return
         self._peer_read = now
-        got = self.budget._shared_call(shared.observations, self._peer_after)
+        got = self.budget.shared_call(shared.observations, self._peer_after)
         if not got:
             return
         with self._lock:
@@ -132,33 +167,36 @@ class PollScheduler:
 
     # ------------------------------------------------------------- timing
 
-    def next_due(self, job: Job) -> float:
+    def next_due(self, state: PollState) -> float:
         """Monotonic time of this job's next poll."""
         self._read_peers()
-        upper = job._created_mono + job._base_seconds * self.upper_factor(job.service.name)
-        if job._client.speed_unknown and not self._own(job.service.name):
+        upper = state.created + state.base_seconds * self.upper_factor(state.service)
+        if state.speed_unknown and not self._own(state.service):
             # a sandbox that did not say how fast it runs: look early rather than wait minutes
-            upper = min(upper, job._created_mono + self.min_interval)
-        if job._polls == 0:
+            upper = min(upper, state.created + self.min_interval)
+        if state.polls == 0:
             return upper
-        floor = job._last_poll_mono + self.min_interval
-        hint = job._predicted_end
-        if hint is not None and hint > job._last_poll_mono:
+        floor = state.last_poll + self.min_interval
+        hint = state.predicted_end
+        if hint is not None and hint > state.last_poll:
             # the server said how far along it is: look again just after the predicted end
-            return max(floor, hint + 0.02 * job._base_seconds)
-        k = job._late_polls
+            return max(floor, hint + 0.02 * state.base_seconds)
+        k = state.late_polls
         step = min(self.max_interval, max(self.min_interval, self.min_interval * 1.5 ** k))
-        due = job._last_poll_mono + step
-        if self._own(job.service.name):  # this service's own record says when it should be done
+        due = state.last_poll + step
+        if self._own(state.service):  # this service's own record says when it should be done
             due = max(due, upper)
         return max(due, floor)
 
-    async def turn(self, job: Job, deadline: float) -> float:
-        """Sleep until this job's poll is due (re-planning as we learn); return the due time."""
+    async def turn(self, state: PollState, deadline: float, done: Callable[[], bool] = lambda: False) -> float:
+        """Sleep until this job's poll is due (re-planning as we learn); return the due time.
+
+        ``done()`` ends the wait early (the job finished some other way: a refresh, a cancel).
+        """
         while True:
-            due = min(self.next_due(job), deadline)
+            due = min(self.next_due(state), deadline)
             now = time.monotonic()
-            if due <= now or job.done:
+            if due <= now or done():
                 return due
             await asyncio.sleep(min(due - now, max(0.05, 1.0 / self.time_scale)))
 

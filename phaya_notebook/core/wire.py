@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import ServerError
+from .timeparse import parse_iso
 
-__all__ = ["field_of", "job_id_of", "listing"]
+__all__ = ["epoch", "field_of", "job_id_of", "listing"]
 
 
 def field_of(data: Any, *names: str) -> Any:
@@ -39,3 +40,11 @@ def job_id_of(data: Mapping[str, Any]) -> str | None:
     if isinstance(inner, dict) and isinstance(inner.get("job_id"), str):
         return str(inner["job_id"])
     return None
+
+
+def epoch(value: Any) -> float | None:
+    """An answer's timestamp (ISO 8601, or epoch seconds) as epoch seconds; None when unreadable."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    when = parse_iso(value) if isinstance(value, str) else None
+    return None if when is None else when.timestamp()

@@ -34,7 +34,7 @@ def _service_help(svc: Service) -> str:
     defaults = {p.name: p.default for p in svc.params if p.default is not None}
     est = svc.price(defaults, {})
     lines = [f"{svc.name} — {svc.label}: {svc.summary}",
-             f"  price: {est.credits:g} credits at the defaults ({est.basis})"]
+             f"  price: {catalog.credits_text(est.credits)} at the defaults ({est.basis})"]
     if primary is not None:
         lines.append(f"  positional / cell body: {primary.name} — {primary.allowed()}")
     lines.append("  flags:")

@@ -211,28 +211,45 @@ class PhayaMagics(Magics):
         """The connected session (connects if needed)."""
         return self._connect()
 
-    def _check_money(self, total: float, confirmed: bool, what: str) -> None:
-        """A whole command (``-n`` repeats, a compare grid) against the client's limits, before
-        its first job: the core checks each job again (and reserves it), so no tally lives here."""
-        max_credits, confirm_above, committed = self._limits()
-        if max_credits is not None and committed + total > max_credits + 1e-9:
-            raise UsageError(
-                f"{what} would cost {_credits_text(total)}; the session has committed {committed:g} of "
-                f"PhayaMagics.max_credits = {max_credits:g} ({max(0.0, max_credits - committed):g} left). "
-                f"Raise it with %config PhayaMagics.max_credits = ..."
-            )
-        if total > confirm_above and not confirmed:
-            raise UsageError(
-                f"{what} would cost {_credits_text(total)}, above PhayaMagics.confirm_above = "
-                f"{confirm_above:g}: add --yes to run it"
-            )
+    def _ledger(self) -> Any:
+        """The connected client's ledger (the traits follow its limits), else one with the traits' limits."""
+        from ..core.money import Ledger
+
+        aio = self._client()
+        if aio is None:
+            return Ledger(max_credits=self.max_credits, confirm_above=self.confirm_above)
+        self._limits()
+        return aio.ledger
+
+    def _check_money(self, total: float, confirmed: bool, what: str, *, jobs: int = 1,
+                     cells: Any = None) -> None:
+        """A whole command (``-n`` repeats, a compare grid's ``cells``) against the ledger before its
+        first job, in its words (the core still reserves each job); UsageError names the trait to change."""
+        from ..compare import check_money
+        from ..core.errors import BudgetExceeded, ConfirmationRequired
+
+        ledger = self._ledger()
+        hint = "add --yes to run it"
+        try:
+            if cells is not None:
+                check_money(ledger, cells, confirmed, confirm_hint=hint)
+            else:
+                ledger.check_batch(total, jobs=jobs, confirmed=confirmed, what=what, confirm_hint=hint)
+        except BudgetExceeded as exc:
+            left = ledger.budget_left
+            trait = "" if left is None or total <= left else (
+                f"; raise it with %config PhayaMagics.max_credits = ... (PhayaMagics.max_credits = "
+                f"{ledger.max_credits:g} now)")
+            raise UsageError(f"{exc}{trait}") from None
+        except ConfirmationRequired as exc:
+            raise UsageError(f"{exc} (PhayaMagics.confirm_above = {ledger.confirm_above:g})") from None
 
     # ------------------------------------------------------------ generation
 
     def _generate(self, cmd: Generate) -> Any:
         est = self._priced(cmd.service, cmd.estimate)
         what = f"{cmd.service.name}" + (f" x{cmd.repeats}" if cmd.repeats > 1 else "")
-        self._check_money(round(est.credits * cmd.repeats, 6), cmd.confirm, what)
+        self._check_money(round(est.credits * cmd.repeats, 6), cmd.confirm, what, jobs=cmd.repeats)
         session = self._connect()
         jobs = []
         for _ in range(cmd.repeats):
@@ -334,8 +351,10 @@ class PhayaMagics(Magics):
     def _compare(self, cmd: Compare) -> Any:
         if not cmd.prompts:
             return self._connect().compare_grid()
-        total = cmd.total_credits
-        self._check_money(total, cmd.confirm, "compare")
+        from ..compare import plan
+
+        cells = plan(list(cmd.prompts), cmd.specs, cmd.repeats)
+        self._check_money(cmd.total_credits, cmd.confirm, "compare", cells=cells)
         return self._connect().compare(list(cmd.prompts), cmd.specs, repeats=cmd.repeats, confirm=True)
 
     # ------------------------------------------------------------ chat

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .quirks import Quirks
@@ -98,3 +99,8 @@ class SandboxConfig:
     def __repr__(self) -> str:  # keys stay out of reprs and logs
         return (f"SandboxConfig(speed={self.speed}, keys={len(self.keys)}, time_scale={self.time_scale}, "
                 f"url_ttl={self.url_ttl}, rate_limit={self.rate_limit})")
+
+
+def home_dir() -> Path:
+    """The persistent sandbox's directory with no environment variable set (``daemon.default_dir``)."""
+    return Path.home() / ".local" / "state" / "phaya-notebook" / "sandbox"

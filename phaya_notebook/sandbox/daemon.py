@@ -47,7 +47,8 @@ def _prepare(state_dir: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _flock(path: Path, *, wait: bool = True) -> Iterator[bool]:
+def flock(path: Path, *, wait: bool = True) -> Iterator[bool]:
+    """Hold ``path``'s exclusive lock for the block; yields False (not held) if ``wait`` is off and it is taken."""
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
     try:
         if fcntl is None:  # pragma: no cover
@@ -67,7 +68,7 @@ def running(state_dir: Path) -> bool:
     """True while a server holds this directory's run lock."""
     if not (state_dir / RUN_LOCK).exists():
         return False
-    with _flock(state_dir / RUN_LOCK, wait=False) as got:
+    with flock(state_dir / RUN_LOCK, wait=False) as got:
         return not got
 
 
@@ -103,7 +104,7 @@ def serve(state_dir: Path, *, speed: float = 10.0, credits: float = 100.0, time_
     from .persist import Store
 
     state_dir = _prepare(state_dir)
-    with _flock(state_dir / RUN_LOCK, wait=False) as got:
+    with flock(state_dir / RUN_LOCK, wait=False) as got:
         if not got:
             print(f"phaya sandbox: a server already runs on {state_dir}", file=sys.stderr)
             return 1
@@ -137,7 +138,8 @@ def serve(state_dir: Path, *, speed: float = 10.0, credits: float = 100.0, time_
             _write_info(state_dir, {
                 "pid": os.getpid(), "base_url": server.base_url, "root_url": server.root_url,
                 "api_key": server.api_key, "admin_token": server.admin_token, "instance": config.instance,
-                "speed": config.speed, "time_scale": config.time_scale, "former_urls": urls[-20:],
+                "speed": config.speed, "time_scale": config.time_scale, "credits": config.credits,
+                "former_urls": urls[-20:],
                 "state_dir": str(state_dir), "started_at": time.time()})
             if not quiet:
                 print(f"phaya sandbox: serving {server.base_url} from {state_dir} (pid {os.getpid()})", flush=True)
@@ -161,7 +163,7 @@ def start(state_dir: Path, *, speed: float = 10.0, credits: float = 100.0, time_
           timeout: float = 60.0) -> dict[str, Any]:
     """The running server of ``state_dir``, started detached first if none runs (one at a time)."""
     state_dir = _prepare(state_dir)
-    with _flock(state_dir / START_LOCK):
+    with flock(state_dir / START_LOCK):
         info = read_info(state_dir)
         if info is not None:
             return info

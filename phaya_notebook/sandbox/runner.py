@@ -120,7 +120,7 @@ class Runner:
             job.cached = None  # the canceller sees the cancellation at once
         if job.task is not None:
             job.task.cancel()
-        return True, f"Job cancelled; {job.charged:g} credits refunded"
+        return True, f"Job cancelled; {catalog.credits_text(job.charged)} refunded"
 
     def relaunch(self) -> int:
         """Restart the clocks (and media) of jobs a previous run left unfinished; their due

@@ -7,15 +7,18 @@ hundred creates arrive at once and the balance can never go below zero.
 from __future__ import annotations
 
 import datetime as dt
+import math
+import shlex
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from phaya_notebook import catalog
 
-from .config import SandboxConfig, key_id
+from .config import SandboxConfig, home_dir, key_id
 from .persist import Store, mono_of
 
 
@@ -24,9 +27,39 @@ def iso(ts: float) -> str:
 
 
 class NotEnoughCredits(Exception):
-    def __init__(self, need: float, have: float):
-        super().__init__(f"Not enough credits: this costs {need:g}, the balance is {have:.2f}")
+    """A charge above the balance (402); ``fix`` says how to get more play credits, if known."""
+
+    def __init__(self, need: float, have: float, fix: str = ""):
+        super().__init__(f"Not enough credits: this costs {need:g}, the balance is {have:.2f}"
+                         + (f"; {fix}" if fix else ""))
         self.need, self.have = need, have
+
+
+def transaction(amount: float, kind: str, service: str, job_id: str | None, balance_after: float) -> dict[str, Any]:
+    """One ``/user/credits/history`` entry (kind: "charge", "refund" or "topup")."""
+    return {"id": str(uuid.uuid4()), "amount": round(amount, 6), "kind": kind, "service": service,
+            "job_id": job_id, "created_at": iso(time.time()), "balance_after": round(balance_after, 6)}
+
+
+MAX_TOPUP = 1_000_000.0
+MAX_TOPUP_TEXT = f"a number above 0 and at most {MAX_TOPUP:,.0f}"
+
+
+def credits_problem(value: Any) -> str:
+    """"" when ``value`` is a valid amount of play credits to add, else what is wrong with it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{value!r} is not a number"
+    if not math.isfinite(value) or not 0 < value <= MAX_TOPUP:
+        return f"{value!r} is not allowed"
+    return ""
+
+
+def topup_hint(state_dir: str | None) -> str:
+    """How to add play credits: the CLI command for a persistent sandbox, else the admin call."""
+    if not state_dir:  # a sandbox of its own (tests, ``python -m phaya_notebook.sandbox``): no state dir
+        return 'add play credits with: POST /_sandbox/credits {"credits": N} (header X-Sandbox-Admin)'
+    where = "" if Path(state_dir) == home_dir() else f" --state-dir {shlex.quote(str(state_dir))}"
+    return f"add play credits with: python -m phaya_notebook.sandbox topup{where}"
 
 
 @dataclass
@@ -131,8 +164,7 @@ class State:
     # ------------------------------------------------------------ money
 
     def _record(self, acct: Account, amount: float, kind: str, service: str, job_id: str | None) -> None:
-        tx = {"id": str(uuid.uuid4()), "amount": round(amount, 6), "kind": kind, "service": service,
-              "job_id": job_id, "created_at": iso(time.time()), "balance_after": round(acct.balance, 6)}
+        tx = transaction(amount, kind, service, job_id, acct.balance)
         acct.transactions.append(tx)
         if self.store is not None:
             self.store.charged(acct, tx)
@@ -143,9 +175,20 @@ class State:
             if amount <= 0:
                 return
             if acct.balance + 1e-9 < amount:
-                raise NotEnoughCredits(amount, acct.balance)
+                raise NotEnoughCredits(amount, acct.balance, topup_hint(self.config.state_dir))
             acct.balance = max(0.0, round(acct.balance - amount, 6))
             self._record(acct, -amount, "charge", service, job_id)
+
+    def default_account(self) -> Account:
+        """The account of the sandbox's first key (a persistent sandbox has only that one)."""
+        return self.accounts[next(iter(self.config.keys))]
+
+    def top_up(self, acct: Account, amount: float) -> float:
+        """Add play credits (a "topup" transaction, written through); the new balance."""
+        with self.lock:
+            acct.balance = round(acct.balance + amount, 6)
+            self._record(acct, amount, "topup", "sandbox", None)
+            return acct.balance
 
     def refund(self, job: Job) -> None:
         with self.lock:
@@ -169,7 +212,7 @@ class State:
             if charge_now:
                 self.charge(acct, price, svc.name, job_id)
             elif acct.balance + 1e-9 < price:
-                raise NotEnoughCredits(price, acct.balance)
+                raise NotEnoughCredits(price, acct.balance, topup_hint(self.config.state_dir))
             now = time.time()
             job = Job(job_id, svc, params, acct, now, time.monotonic(), duration, price,
                       charged=price if charge_now else 0.0, updated_at=now,

@@ -74,7 +74,7 @@ class MediaRetry:
         if task is not None:
             with contextlib.suppress(RuntimeError):  # its loop may be gone
                 task.cancel()
-        job = next((j for j in self.aio.jobs if (j.service.name, j.id) == (row["service"], row["job_id"])), None)
+        job = self.aio.registry.find(row["service"], row["job_id"])
         if job is not None and job.result is not None:
             result = job.result
         else:

@@ -7,9 +7,9 @@ The session subscribes once, so nothing paid for escapes the log. Chat calls rea
 the same listeners as :class:`~phaya_notebook.core.chat.ChatEvent` (one per call, from
 ``AsyncPhaya.chat``/``chat_stream``): the session logs their tokens and credits.
 
-Money: the confirm threshold, the ``max_credits`` reservation and the balance check
-live in the core's submit path; the session exposes them (``estimate``,
-``budget_left``) and reconciles what was charged against the server's credits
+Money: every credit rule (confirm threshold, ``max_credits`` reservations, daily cap,
+balance check, whole-batch checks) lives in the client's ledger (``core/money.py``);
+the session exposes it (``estimate``, ``budget_left``) and reconciles what was charged against the server's credits
 history (:meth:`Session.reconcile`, ``reconcile.py``). Failed media downloads are
 retried by ``downloads.py``, unfinished jobs re-attached by ``resume.py``.
 """
@@ -184,10 +184,8 @@ class Session(Phaya):
 
     @property
     def budget_left(self) -> float | None:
-        """Credits this session may still commit (None without ``max_credits``)."""
-        if self.aio.max_credits is None:
-            return None
-        return max(0.0, self.aio.max_credits - self.aio.committed_credits)
+        """Credits this session may still commit (None without ``max_credits``): ``Ledger.budget_left``."""
+        return self.aio.ledger.budget_left
 
     def generate(self, service: str | catalog.Service, *, confirm: bool = False, on_progress: Any = None,
                  timeout: float | None = None, tags: tuple[str, ...] = (), **params: Any) -> Result:

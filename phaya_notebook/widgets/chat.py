@@ -107,9 +107,10 @@ class ChatBox(w.VBox):
                                            int(usage.get("completion_tokens", 0)))
         self.replies.append({"text": text, "tokens": tokens, "credits": credits, "model": model, "chunks": chunks})
         meta.value = (f"<small>{_e(tokens if tokens is not None else '?')} tokens · "
-                      f"{_e(f'{credits:g}' if credits is not None else '?')} credits</small>")
+                      f"{_e(catalog.credits_text(credits))}</small>")
         total = sum(r["credits"] or 0 for r in self.replies)
-        self.usage.value = f"{len(self.replies)} replies · {total:g} credits in total"
+        self.usage.value = (f"{len(self.replies)} repl{'y' if len(self.replies) == 1 else 'ies'} · "
+                             f"{catalog.credits_text(total)} in total")
 
     def show_error(self, exc: BaseException) -> None:
         self.error.value = f'<span style="{ERR}">{_e(type(exc).__name__)}: {_e(exc)}</span>'

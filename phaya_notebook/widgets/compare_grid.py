@@ -1,7 +1,10 @@
 """Compare grid: prompts (one per line) × models → a grid whose cells fill in as jobs finish.
 
-The total price is computed from the catalog and confirmed before anything is sent;
-each cell is a :class:`JobCard`, so it shows progress, then media, cost and time.
+The total price is computed from the catalog (and the prices the client saw charged),
+checked whole against the client's ledger — ``max_credits`` and the daily cap, the same
+rule and words as ``Session.compare`` (``compare.check_money``) — and confirmed with the
+budget left in view before anything is sent. Each cell is a :class:`JobCard`, so it
+shows progress, then media, cost and time.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import ipywidgets as w
 
 from .. import catalog
 from ..catalog import ParamError, Service
+from ..core.errors import PhayaError
 from ..display import esc as _e
 from .confirm import ConfirmBar
 from .jobcard import JobCard
@@ -45,6 +49,7 @@ class CompareGrid(w.VBox):
         self.tick = tick
         self.tasks = TaskSet(on_error=self.show_error)
         self.plan: list[tuple[str, Service]] = []
+        self.prices: list[float] = []  # per job of the plan, as priced when the plan was made
         self.total: float | None = None
         self.cells: dict[tuple[int, int], w.Box] = {}
         self.cards: dict[tuple[int, int], JobCard] = {}
@@ -82,30 +87,49 @@ class CompareGrid(w.VBox):
     def _changed(self, change: Any = None) -> None:
         self._hide_confirm()
         prompts, models = self._lines(), [catalog.resolve_service(m) for m in self.models.value]
-        self.plan, self.total = [], None
+        self.plan, self.prices, self.total = [], [], None
         if not prompts or not models:
             self.cost.value = f'<span style="{ERR}">{"add at least one prompt" if not prompts else "pick a model"}</span>'
             self.start_button.disabled = True
             return
-        total = 0.0
         for p in prompts:
             for svc in models:
                 try:
-                    total += self.aio.estimate(svc.name, prompt=p).credits  # observed prices too
+                    price = self.aio.estimate(svc.name, prompt=p).credits  # observed prices too
                 except ParamError as exc:
                     self.cost.value = f'<span style="{ERR}">{_e(exc)}</span>'
+                    self.plan, self.prices = [], []
                     self.start_button.disabled = True
                     return
                 self.plan.append((p, svc))
-        self.total = round(total, 6)
+                self.prices.append(price)
+        self.total = round(sum(self.prices), 6)
         self.cost.value = f"<b>{len(self.plan)} jobs · total {catalog.credits_text(self.total)}</b>"
         self.start_button.disabled = False
 
     # ------------------------------------------------------------ confirm, then run
+    def _refused(self) -> bool:
+        """Check the whole grid with the ledger before anything is sent; shows why when it does not fit."""
+        from ..compare import Cell, check_money
+
+        cells = [Cell(p, svc.name, svc.name, {"prompt": p}, 0, price)
+                 for (p, svc), price in zip(self.plan, self.prices, strict=True)]
+        try:  # the grid always asks before it runs: the confirm rule is its confirm bar
+            check_money(self.aio, cells, confirm=True)
+        except PhayaError as exc:
+            self.show_error(exc)
+            return True
+        return False
+
     def _on_start(self, _: Any = None) -> None:
         if self.total is None:
             return
-        self.confirm_box.show(f"Run {len(self.plan)} jobs for {catalog.credits_text(self.total)} in total?")
+        self.error.value = ""
+        if self._refused():
+            return
+        budget = self.aio.ledger.budget_text()
+        self.confirm_box.show(f"Run {len(self.plan)} jobs for {catalog.credits_text(self.total)} in total?"
+                              + (f" {_e(budget)}" if budget else ""))
         self.start_button.disabled = True
 
     def _hide_confirm(self) -> None:
@@ -115,6 +139,9 @@ class CompareGrid(w.VBox):
     def _on_confirm(self, _: Any = None) -> None:
         self.confirm_box.hide()
         self.error.value = ""
+        if self.total is None or self._refused():  # again: other jobs may have committed meanwhile
+            self.start_button.disabled = self.total is None
+            return
         prompts, models = self._lines(), list(self.models.value)
         header = [w.HTML("<b>prompt</b>")] + [w.HTML(f"<b>{_e(catalog.resolve_service(m).label)}</b>") for m in models]
         cells: list[w.Widget] = list(header)

@@ -14,6 +14,7 @@ import ipywidgets as w
 
 from .. import catalog
 from ..catalog import Estimate, ParamError, Service
+from ..core.errors import PhayaError
 from ..display import esc as _e
 from .confirm import ConfirmBar
 from .controls import ParamControls, model_options
@@ -37,17 +38,10 @@ def aio_of(client: Any) -> Any:
 
 
 def budget_left(aio: Any) -> float | None:
-    """Credits the session budget (``max_credits``) still allows, None when unlimited."""
-    cap = getattr(aio, "max_credits", None)
-    if cap is None:
-        return None
-    for name in ("committed_credits", "spent"):
-        v = getattr(aio, name, None)
-        if callable(v):
-            v = v()
-        if isinstance(v, (int, float)):
-            return max(0.0, float(cap) - float(v))
-    return float(cap)
+    """Credits the session budget (``max_credits``) still allows, None when unlimited: the client's
+    ``Ledger.budget_left`` (one place says what is left)."""
+    ledger = getattr(aio, "ledger", None)
+    return None if ledger is None else ledger.budget_left
 
 
 def daily_left(aio: Any) -> float | None:
@@ -242,7 +236,7 @@ class Studio(w.VBox):
             day_left = daily_left(self.aio)
             if day_left is not None:
                 extra += f" · daily cap left: {day_left:g}"
-            self.balance_label.value = f"balance: {self.balance:g} credits{_e(extra)}"
+            self.balance_label.value = f"balance: {catalog.credits_text(self.balance)}{_e(extra)}"
             self._changed()
             if not self._balance_again:
                 return
@@ -261,6 +255,12 @@ class Studio(w.VBox):
         confirm_above = getattr(self.aio, "confirm_above", None)
         n = self.n_takes
         total = round(est.credits * n, 6)
+        try:  # every take at once, before the first is sent: the ledger's batch rule
+            self.aio.ledger.check_batch(total, jobs=n, confirmed=True,
+                                        what=svc.name + (f" x{n}" if n > 1 else ""))
+        except PhayaError as exc:
+            self.show_error(exc)
+            return
         if confirm_above is not None and total > confirm_above:
             self._pending = (svc, params, est)
             what = f"{n} takes of {_e(svc.label)} cost" if n > 1 else f"{_e(svc.label)} costs"

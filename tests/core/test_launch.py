@@ -51,7 +51,7 @@ async def test_clients_on_the_shared_fixture_know_its_speed(sandbox: Any, tmp_pa
     # expectation) and, loosely enough for a loaded machine, at its effect (the wall time).
     video_job = next(j for j in c.jobs if j.service.name == "sora2-text-to-video")
     typical = catalog.typical_seconds(video_job.service, video_job.params)  # 180 s
-    assert video_job._base_seconds == pytest.approx(typical / (60.0 * 10.0))
+    assert video_job.poll_state.base_seconds == pytest.approx(typical / (60.0 * 10.0))
     trap = typical / 10.0 * DEFAULT_UPPER
     assert image.path and video.path and took < 0.9 * trap, took  # not minutes (the 1.3 x typical trap)
     await c.aclose()

@@ -13,6 +13,7 @@ import pytest
 
 from phaya_notebook.core.client import AsyncPhaya
 from phaya_notebook.core.errors import AmbiguousCreate, BudgetExceeded
+from phaya_notebook.core.money import Reservation
 
 
 def client(**kw: Any) -> AsyncPhaya:
@@ -21,11 +22,11 @@ def client(**kw: Any) -> AsyncPhaya:
 
 def test_reserve_up_to_the_cap_exactly_then_refuse() -> None:
     c = client(max_credits=3.0)
-    c._reserve(1.0)
-    c._reserve(2.0)  # exactly at the cap: allowed
+    c.ledger.reserve(1.0)
+    c.ledger.reserve(2.0)  # exactly at the cap: allowed
     assert c.committed_credits == 3.0
     with pytest.raises(BudgetExceeded) as ei:
-        c._reserve(0.01)
+        c.ledger.reserve(0.01)
     err = ei.value
     assert err.estimate == 0.01 and err.remaining == 0.0
     assert str(err) == ("this job (~0.01 credits) would exceed the session budget max_credits=3 (0 left)")
@@ -34,9 +35,9 @@ def test_reserve_up_to_the_cap_exactly_then_refuse() -> None:
 
 def test_refusal_says_what_is_left_and_how_chat_can_fit() -> None:
     c = client(max_credits=5.0)
-    c._reserve(1.5)
+    c.ledger.reserve(1.5)
     with pytest.raises(BudgetExceeded) as ei:
-        c._reserve(4.0, what="chat call")
+        c.ledger.reserve(4.0, what="chat call")
     assert ei.value.remaining == 3.5 and ei.value.estimate == 4.0
     assert str(ei.value) == ("this chat call (up to 4 credits) would exceed the session budget max_credits=5 "
                              "(3.5 left); a smaller max_tokens lowers that")
@@ -44,60 +45,68 @@ def test_refusal_says_what_is_left_and_how_chat_can_fit() -> None:
 
 def test_no_cap_never_refuses_and_unreserve_stops_at_zero() -> None:
     c = client()
-    c._reserve(1e6)
+    c.ledger.reserve(1e6)
     assert c.committed_credits == 1e6
-    c._unreserve(4e5)
+    c.ledger.unreserve(4e5)
     assert c.committed_credits == 6e5
-    c._unreserve(1e7)
+    c.ledger.unreserve(1e7)
     assert c.committed_credits == 0.0
 
 
-def _job(charged: float | None, reserved: float | None = None, estimate: float = 5.0) -> Any:
-    job = SimpleNamespace(charged=charged, estimate=SimpleNamespace(credits=estimate))
+class _Job:
+    """A stand-in job (the ledger keys reservations by the job, weakly: SimpleNamespace cannot be)."""
+
+    def __init__(self, **fields: Any) -> None:
+        self.__dict__.update(fields)
+
+
+def _job(c: AsyncPhaya, charged: float | None, reserved: float | None = None, estimate: float = 5.0) -> Any:
+    job = _Job(charged=charged, estimate=SimpleNamespace(credits=estimate))
     if reserved is not None:
-        job._reserved = reserved
+        c.ledger.attach(job, Reservation(reserved))
     return job
 
 
 def test_settle_lowers_the_reservation_to_the_charge_only() -> None:
     c = client()
-    c._reserve(5.0)
-    job = _job(3.0, 5.0)
-    c._settle(job)
-    assert c.committed_credits == 3.0 and job._reserved == 3.0
-    c._settle(job)  # settling twice changes nothing
+    c.ledger.reserve(5.0)
+    job = _job(c, 3.0, 5.0)
+    c.ledger.settle(job)
+    assert c.committed_credits == 3.0 and c.ledger.reserved(job) == 3.0
+    c.ledger.settle(job)  # settling twice changes nothing
     assert c.committed_credits == 3.0
-    dear = _job(9.0, 3.0)  # charged above the estimate: kept
-    c._settle(dear)
-    assert c.committed_credits == 3.0 and dear._reserved == 3.0
-    unknown = _job(None, 3.0)
-    c._settle(unknown)
-    assert c.committed_credits == 3.0 and unknown._reserved == 3.0
-    zero = _job(0.0, 3.0)  # "charged 0" for a priced job is not believed: stays reserved
-    c._settle(zero)
-    assert c.committed_credits == 3.0 and zero._reserved == 3.0
-    cheap = _job(0.5, 3.0, estimate=3.0)  # a smaller real charge: the rest comes back
-    c._settle(cheap)
-    assert c.committed_credits == 0.5 and cheap._reserved == 0.5
+    dear = _job(c, 9.0, 3.0)  # charged above the estimate: kept
+    c.ledger.settle(dear)
+    assert c.committed_credits == 3.0 and c.ledger.reserved(dear) == 3.0
+    unknown = _job(c, None, 3.0)
+    c.ledger.settle(unknown)
+    assert c.committed_credits == 3.0 and c.ledger.reserved(unknown) == 3.0
+    zero = _job(c, 0.0, 3.0)  # "charged 0" for a priced job is not believed: stays reserved
+    c.ledger.settle(zero)
+    assert c.committed_credits == 3.0 and c.ledger.reserved(zero) == 3.0
+    cheap = _job(c, 0.5, 3.0, estimate=3.0)  # a smaller real charge: the rest comes back
+    c.ledger.settle(cheap)
+    assert c.committed_credits == 0.5 and c.ledger.reserved(cheap) == 0.5
 
 
 def test_release_gives_back_the_whole_reservation_once() -> None:
     c = client()
-    c._reserve(4.0)
-    job: Any = SimpleNamespace(_reserved=2.5)
-    c._release(job)
-    assert c.committed_credits == 1.5 and job._reserved == 0.0
-    c._release(job)
+    c.ledger.reserve(4.0)
+    job: Any = _Job()
+    c.ledger.attach(job, Reservation(2.5))
+    c.ledger.release(job)
+    assert c.committed_credits == 1.5 and c.ledger.reserved(job) == 0.0
+    c.ledger.release(job)
     assert c.committed_credits == 1.5
 
 
 def test_a_job_without_a_reservation_settles_and_releases_nothing() -> None:
     c = client()
-    c._reserve(2.0)
-    bare = _job(0.5)  # e.g. a job object that never reserved
-    c._settle(bare)
-    c._release(bare)
-    assert c.committed_credits == 2.0 and bare._reserved == 0.0
+    c.ledger.reserve(2.0)
+    bare = _job(c, 0.5)  # e.g. a job object that never reserved
+    c.ledger.settle(bare)
+    c.ledger.release(bare)
+    assert c.committed_credits == 2.0 and c.ledger.reserved(bare) == 0.0
 
 
 def test_a_pause_lasts_what_retry_after_says_and_never_less_than_nothing() -> None:
@@ -253,7 +262,7 @@ async def test_a_timed_out_create_with_nothing_found_is_never_resent() -> None:
         await c.submit("text-to-image", prompt="a cat")
     assert srv.count("POST", "/text-to-image/generate") == 1 and srv.count("GET", "/text-to-image/history") == 2
     assert ei.value.service == "text-to-image" and ei.value.sent_at is not None
-    assert c.committed_credits == 0 and c._inflight == {"text-to-image": 0}
+    assert c.committed_credits == 0 and c.job_requests.inflight == {"text-to-image": 0}
     await c.aclose()
 
 
@@ -311,7 +320,7 @@ async def test_a_create_answer_without_a_job_is_an_error_and_frees_the_reservati
     c = srv.client()
     with pytest.raises(ServerError, match=f"^create text-to-image: {match}$"):
         await c.submit("text-to-image", prompt="a cat")
-    assert c.committed_credits == 0 and c._inflight == {"text-to-image": 0}
+    assert c.committed_credits == 0 and c.job_requests.inflight == {"text-to-image": 0}
     await c.aclose()
 
 
@@ -327,7 +336,7 @@ async def test_a_lost_create_is_looked_up_after_the_other_creates_in_flight_fini
     one, two = await asyncio.gather(c.submit("text-to-image", prompt="a cat"),
                                     c.submit("text-to-image", prompt="a cat"))
     assert {one.id, two.id} == {"a", "b"} and srv.count("POST", "/text-to-image/generate") == 2
-    assert c.stats["reconciled"] == 1 and c._inflight == {"text-to-image": 0}
+    assert c.stats["reconciled"] == 1 and c.job_requests.inflight == {"text-to-image": 0}
     await c.aclose()
 
 
@@ -372,9 +381,9 @@ async def test_submit_builds_the_job_it_reserved_for() -> None:
     job = await c.submit("text-to-image", prompt="a cat", tags=("t1",))
     assert events == [("created", job)]
     assert job.raw_status == "PROCESSING" and job.charged == 1.0 and job.tags == ("t1",)
-    assert job.watched is False and job.estimate.credits == 1.0 and job._reserved == 1.0
+    assert job.watched is False and job.estimate.credits == 1.0 and c.ledger.reserved(job) == 1.0
     assert c.committed_credits == 1.0
-    c._release(job)
+    c.ledger.release(job)
     assert c.committed_credits == 0.0
     # a job found already finished still starts as not done: its result comes from a poll
     done = await c.submit("text-to-image", prompt="a dog", watch=True)

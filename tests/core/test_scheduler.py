@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import types
 from typing import Any
 
 import pytest
 
 from phaya_notebook import catalog
 from phaya_notebook.core.budget import RequestBudget
-from phaya_notebook.core.scheduler import DEFAULT_UPPER, PollScheduler
+from phaya_notebook.core.scheduler import DEFAULT_UPPER, PollScheduler, PollState
 
 
 def fake_job(sched: PollScheduler, service: str, polls: int = 0, late: int = 0, last: float = 0.0,
              unknown: bool = False, predicted: float | None = None) -> Any:
     svc = catalog.resolve_service(service)
-    return types.SimpleNamespace(
-        service=svc, _created_mono=0.0, _base_seconds=sched.base_seconds(svc, {}), _polls=polls,
-        _late_polls=late, _last_poll_mono=last, done=False, _predicted_end=predicted,
-        _client=types.SimpleNamespace(speed_unknown=unknown))
+    return PollState(svc.name, 0.0, sched.base_seconds(svc, {}), speed_unknown=unknown, polls=polls,
+                     late_polls=late, last_poll=last, predicted_end=predicted)
 
 
 def test_first_poll_at_the_slow_end_of_the_typical_duration() -> None:

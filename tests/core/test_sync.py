@@ -99,7 +99,7 @@ def test_a_job_can_be_awaited_on_another_loop(fast_sandbox: Any, tmp_path: pathl
     p = Phaya(SECRET, fast_sandbox.base_url, time_scale=TIME_SCALE, job_speed=SPEED, cache_dir=tmp_path)
     try:
         job = p.submit("text-to-speech", prompt="made on one loop, awaited on another")
-        frozen = job.aio._driver
+        frozen = job.aio.driver
         assert frozen is not None and not frozen.done()
         res = asyncio.run(asyncio.wait_for(job.aio.wait(), 30))
         assert res.path is not None and res.path.exists()
@@ -109,16 +109,16 @@ def test_a_job_can_be_awaited_on_another_loop(fast_sandbox: Any, tmp_path: pathl
 
         # every poll of the job, timed: (job id, start, end)
         spans: list[tuple[str, float, float]] = []
-        real_poll = p.aio._poll
+        real_poll = p.aio.job_requests.status
 
-        async def timed_poll(job: Any, due: float, interactive: bool = False) -> Any:
+        async def timed_poll(job: Any, due: float, *, interactive: bool = False) -> Any:
             t0 = time.monotonic()
             try:
-                return await real_poll(job, due, interactive)
+                return await real_poll(job, due, interactive=interactive)
             finally:
                 spans.append((job.id, t0, time.monotonic()))
 
-        p.aio._poll = timed_poll
+        p.aio.job_requests.status = timed_poll  # type: ignore[method-assign]
         job2 = p.submit("sora2-text-to-video", prompt="two loops wait", n_frames="10")
         got: list[Any] = []
         thread = threading.Thread(target=lambda: got.append(asyncio.run(job2.aio.wait(timeout=60))))
@@ -130,7 +130,7 @@ def test_a_job_can_be_awaited_on_another_loop(fast_sandbox: Any, tmp_path: pathl
         # each waits the status cache's interval after the previous answer (two drivers
         # would poll side by side). Counting polls instead flaked on a busy machine.
         mine = sorted((a, b) for jid, a, b in spans if jid == job2.id)
-        assert len(mine) == job2.aio._polls >= 1
+        assert len(mine) == job2.aio.poll_state.polls >= 1
         floor = p.aio.scheduler.min_interval
         gaps = [round(nxt[0] - prev[1], 3) for prev, nxt in zip(mine, mine[1:], strict=False)]
         assert all(g >= 0.9 * floor for g in gaps), f"one driver at a time: gaps {gaps} (floor {floor:g} s)"

@@ -121,6 +121,7 @@ def test_quickstart(executed) -> None:
     assert count(AUDIO_HTML, nb) >= 3, "expected 2 music tracks + speech"
     text = "\n".join(texts(nb))
     assert text.count("cost:") >= 5, "each result should print its cost"
+    assert "cost: 1 credit\n" in text and " 1 credits" not in text, "1 credit, not 1 credits"
     assert "text/markdown" in mimes(nb), "chat reply not shown as Markdown"
     assert "<table" in text, "jobs()/spend() DataFrame not shown"
     assert (workdir / ".phaya" / "jobs.sqlite3").exists(), "job log not next to the notebook"

@@ -74,6 +74,7 @@ async def test_chat_streams_token_by_token_with_tokens_and_credits(aio: Any) -> 
     assert r["chunks"] == len(updates) and r["text"]
     assert r["tokens"] and r["tokens"] > 0 and r["credits"] is not None and r["credits"] > 0
     assert f"{r['tokens']} tokens" in meta.value and "credits" in meta.value
+    assert c.usage.value.startswith("1 reply · "), c.usage.value  # not "1 replies"
     assert c.messages[-1] == {"role": "assistant", "content": r["text"]}
     assert_send_ready(c)
     c.model.value = "openai/gpt-4o-mini"

@@ -13,6 +13,7 @@ from ..faults import KINDS, Fault
 from ..gate import admin_only
 from ..instance import Sandbox
 from ..problems import HTTPProblem, problems_detail
+from ..state import MAX_TOPUP_TEXT, credits_problem
 
 
 def root_routes(app: FastAPI, sb: Sandbox) -> None:
@@ -77,6 +78,17 @@ def root_routes(app: FastAPI, sb: Sandbox) -> None:
         if problems:
             raise HTTPProblem(422, problems_detail(catalog.ParamError("quirks", problems)))
         return {"success": True, **sb.config.quirks.as_dict()}
+
+    @app.post("/_sandbox/credits", dependencies=[Depends(admin_only(sb))])
+    async def top_up(request: Request) -> dict[str, Any]:
+        """Add play credits to the default account (``python -m phaya_notebook.sandbox topup``)."""
+        amount = (await sb.json_object(request)).get("credits")
+        problem = credits_problem(amount)
+        if problem:
+            raise HTTPProblem(422, problems_detail(catalog.ParamError("credits", [
+                catalog.ParamProblem("credits", problem, MAX_TOPUP_TEXT)])))
+        balance = sb.state.top_up(sb.state.default_account(), float(amount))  # type: ignore[arg-type]
+        return {"success": True, "added": float(amount), "credits_balance": balance}  # type: ignore[arg-type]
 
     @app.get("/_sandbox/stats", dependencies=[Depends(admin_only(sb))])
     async def stats() -> dict[str, Any]:
