@@ -6,8 +6,10 @@ Connects to a fresh embedded sandbox (its own process, in a temporary folder), r
 warm-up generate (imports, sandbox start, first balance read), then traces a second one
 with ``sys.setprofile`` in this process: every call from a function of one package module
 into a function of another package module is a hop. Printed: the hops (every crossing, in
-order), the distinct crossings (caller function -> callee function), and the modules the
-job's life touched. ``--list`` prints the distinct crossings. Readability figure for
+order; a coroutine's every resumption counts), the distinct crossings (caller function ->
+callee function), how many of those enter a private function of the other module (a name
+with one leading underscore: the reach into another module's internals issue 11 removes),
+and the modules the job's life touched. Run it on another tree with ``PYTHONPATH=TREE``. ``--list`` prints the distinct crossings. Readability figure for
 issue 11 (a job's life readable from core/jobs.py down through public names).
 """
 
@@ -23,6 +25,10 @@ from types import FrameType
 from typing import Any
 
 PKG = "phaya_notebook"
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
 
 
 def main() -> None:
@@ -59,14 +65,17 @@ def main() -> None:
             sys.setprofile(None)
             threading.setprofile(None)  # type: ignore[arg-type]
         distinct = Counter(hops)
+        private = [h for h in distinct if _private(h[1].rsplit(".", 1)[1])]
         mods = sorted({m.rsplit(".", 1)[0] for h in hops for m in h})
         print(f"result: {getattr(r, 'status', r)!s:.40}")
         print(f"hops (every crossing between package modules): {len(hops)}")
         print(f"distinct crossings (caller -> callee function): {len(distinct)}")
+        print(f"distinct crossings into another module's private function: {len(private)}")
         print(f"modules touched: {len(mods)}: {', '.join(m.removeprefix(PKG + '.') for m in mods)}")
         if args.list:
             for (a, b), n in sorted(distinct.items()):
-                print(f"  {n:4d}  {a.removeprefix(PKG + '.')} -> {b.removeprefix(PKG + '.')}")
+                mark = "  (private)" if (a, b) in private else ""
+                print(f"  {n:4d}  {a.removeprefix(PKG + '.')} -> {b.removeprefix(PKG + '.')}{mark}")
     finally:
         s.close() if hasattr(s, "close") else None
         from phaya_notebook.sandbox.__main__ import main as sandbox_main  # stop the embedded sandbox
