@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -119,6 +120,7 @@ class Job:
             backend.scheduler.base_seconds(service, params, pace.job_speed), pace.speed_unknown)
         self._deadline = self.poll_state.created + service.timeout_for(params) / pace.time_scale
         self._driver: asyncio.Task[None] | None = None
+        self._start_lock = threading.Lock()  # waiters on two threads' loops: one replaces the driver
         self._finishing = False
         self._waiting = 0
         self._listeners: list[ProgressFn] = []
@@ -163,6 +165,10 @@ class Job:
         if self.done and self._driver is None:
             return None
         here = asyncio.get_running_loop()
+        with self._start_lock:
+            return self._start_on(here)
+
+    def _start_on(self, here: asyncio.AbstractEventLoop) -> asyncio.Task[None] | None:
         d = self._driver
         if d is not None and not d.done() and d.get_loop() is not here and not d.get_loop().is_running():
             # Its loop is idle or gone (a sync facade between calls, a finished asyncio.run):

@@ -112,6 +112,11 @@ BUGS = [
         "            self._driver = d = None\n        elif d is not None and not d.done() and d.get_loop() is not here:\n"
         "            self._driver = d = None\n        restart =",
         ["tests/core/test_sync.py::test_a_job_can_be_awaited_on_another_loop"]),
+    Bug("two threads take over an idle loop's job at once (Job.start without its lock)",
+        "phaya_notebook/core/jobs.py",
+        "        with self._start_lock:\n            return self._start_on(here)",
+        "        return self._start_on(here)",
+        ["tests/core/test_job_contract.py::test_two_threads_taking_over_an_idle_loops_job_make_one_driver"]),
     Bug("sandbox speech shares the video encoders",
         "phaya_notebook/sandbox/pools.py",
         "        return self.heavy if media in HEAVY_MEDIA else self.light", "        return self.heavy",

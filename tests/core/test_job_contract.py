@@ -101,3 +101,49 @@ async def test_resume_gives_a_fresh_deadline() -> None:
               created_at=long_ago)
     job.resume()
     assert (await asyncio.wait_for(job.wait(), 10)).job_id == "j-4"
+
+
+def test_two_threads_taking_over_an_idle_loops_job_make_one_driver() -> None:
+    """Two loops (threads) await a job whose driver sits on an idle loop (the sync facade
+    between calls): exactly one of them takes the polling over. The hand-over is slowed on
+    purpose (cancelling the old task on its loop takes 50 ms), so without the start lock both
+    threads see the idle driver and both start one: two drivers polling side by side."""
+    import threading
+
+    svc = catalog.resolve_service("text-to-image")
+    fakes = Fakes([{"status": "processing"}] * 50)
+    idle = asyncio.new_event_loop()
+    try:
+        job = idle.run_until_complete(_make_and_start(fakes, svc))  # its driver waits on `idle`, never run again
+        real = idle.call_soon_threadsafe
+
+        def slow_call_soon_threadsafe(*args: Any, **kw: Any) -> Any:
+            time.sleep(0.05)  # the other thread runs meanwhile
+            return real(*args, **kw)
+
+        idle.call_soon_threadsafe = slow_call_soon_threadsafe  # type: ignore[method-assign]
+        drivers: list[Any] = []
+        barrier = threading.Barrier(2)
+
+        async def take_over() -> None:
+            barrier.wait()
+            drivers.append(job.start())
+            await asyncio.sleep(0.3)  # keep this loop running while the other thread looks
+            mine = job.driver
+            if mine is not None and mine.get_loop() is asyncio.get_running_loop():
+                mine.cancel()  # leave nothing polling when this loop ends
+
+        threads = [threading.Thread(target=asyncio.run, args=(take_over(),)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert len(drivers) == 2 and drivers[0] is drivers[1], "two drivers for one job"
+    finally:
+        idle.close()
+
+
+async def _make_and_start(fakes: Fakes, svc: catalog.Service) -> Job:
+    job = Job(backend(fakes), svc, "j-race", {"prompt": "p"}, catalog.estimate(svc, {"prompt": "p"}))
+    job.start()
+    return job
